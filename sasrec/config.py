@@ -1,0 +1,86 @@
+"""The one configuration object: every setting of a run, with the seed's defaults.
+
+Each field becomes a `sasrec run` flag (`max_len` -> `--max-len`), so this file is the single place
+where a default is written down. Importing it is cheap: no TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+LOSSES = ("bce", "sampled_softmax")
+
+
+def _setting(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    """Settings of the data preparation, the model, its training and its export."""
+
+    # Data preparation.
+    min_rating: float = _setting(2.0, "ratings below this are dropped before sequences are built")
+    min_sequence_length: int = _setting(3, "users with fewer interactions (after filtering) are dropped")
+    max_len: int = _setting(200, "maximum history length the model reads; longer ones keep their most recent items")
+    max_reject_fraction: float = _setting(
+        0.001, "fail the run when more than this fraction of the ratings file's lines is malformed")
+
+    # Model.
+    num_blocks: int = _setting(2, "transformer blocks")
+    num_heads: int = _setting(1, "attention heads per block")
+    hidden_dim: int = _setting(50, "embedding and hidden size")
+    dropout: float = _setting(0.2, "dropout rate")
+    l2_emb: float = _setting(1e-3, "L2 regularisation of the item embeddings")
+
+    # Training.
+    loss: str = _setting("bce", "training loss", choices=LOSSES)
+    num_negatives: int = _setting(
+        100, "negatives shared by a batch for the sampled_softmax loss (bce draws one per position)")
+    batch_size: int = _setting(128, "sequences per training batch")
+    epochs: int = _setting(10, "training epochs")
+    learning_rate: float = _setting(1e-3, "Adam learning rate")
+    beta_1: float = _setting(0.9, "Adam beta_1")
+    beta_2: float = _setting(0.98, "Adam beta_2")
+    seed: int = _setting(42, "random seed of initialisation, negatives and evaluation sampling")
+
+    # Export.
+    top_k: int = _setting(10, "items returned by the serving signature")
+
+    def __post_init__(self) -> None:
+        positive = ("max_len", "num_blocks", "num_heads", "hidden_dim", "batch_size", "top_k", "num_negatives")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.min_sequence_length < 3:
+            raise ValueError("min_sequence_length must be at least 3 (train, eval and test each need an item)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.max_reject_fraction <= 1.0:
+            raise ValueError(f"max_reject_fraction must be in [0, 1], got {self.max_reject_fraction}")
+        if self.hidden_dim % self.num_heads:
+            raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by num_heads ({self.num_heads})")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "SASRecConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SASRecConfig":
+        return cls.from_dict(json.loads(text))
