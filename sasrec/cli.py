@@ -149,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         cause = _find_cause(error, (TooManyRejectsError, DataAnomaliesError, FormatError))
         if cause is None:
             raise
+        if isinstance(cause, FormatError):  # the file or its flags are wrong: a usage error
+            raise FormatError(str(cause)) from None
         raise RunStopped(str(cause)) from None
     print(f"Pipeline finished in {time.monotonic() - started:.0f} s; outputs in {output_dir}")
     if args.stop_after is None:
