@@ -26,7 +26,9 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import types
 from tfx.components.example_gen import write_split
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
@@ -132,6 +134,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         ratings = artifact_utils.get_single_instance(input_dict["examples"])
         output = artifact_utils.get_single_instance(output_dict["sequences"])
         output.split_names = artifact_utils.encode_split_names(list(SPLITS))
+        examples_utils.set_payload_format(output, example_gen_pb2.FORMAT_TF_EXAMPLE)
         max_len = int(exec_properties["max_len"])
         min_length = int(exec_properties["min_sequence_length"])
         min_rating = float(exec_properties["min_rating"])

@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="a SavedModel, or a serving directory (its newest version is used)")
     recommend.add_argument("--history", required=True, help="comma-separated raw item IDs, oldest first")
     recommend.add_argument("--movies", type=Path, help="movies.dat or movies.csv, to print titles")
+
+    from kubeflow import runner as kubeflow_runner
+
+    parser.set_defaults(extra_handlers=kubeflow_runner.add_cli(commands, _add_config_flags, config_from_args))
     return parser
 
 
@@ -187,14 +191,15 @@ def _user_errors():
     """Exceptions whose message is the whole story for the user."""
     from sasrec.data.formats import FormatError
 
+    from kubeflow.runner import USER_ERRORS
     from sasrec.data.download import DatasetUnavailable
 
-    return UsageError, FormatError, FileNotFoundError, DatasetUnavailable
+    return (UsageError, FormatError, FileNotFoundError, DatasetUnavailable, *USER_ERRORS)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "generate": cmd_generate, "recommend": cmd_recommend}
+    handlers = {"run": cmd_run, "generate": cmd_generate, "recommend": cmd_recommend, **args.extra_handlers}
     try:
         return handlers[args.command](args)
     except _user_errors() as error:

@@ -1,0 +1,119 @@
+"""The whole pipeline on generated data: ratings file -> pushed SavedModel, then its signatures."""
+import glob
+import json
+
+import numpy as np
+import pytest
+
+from sasrec import cli, evaluation
+from sasrec.data import synthetic
+
+pytestmark = pytest.mark.slow
+
+NUM_ITEMS = 150
+TRAIN_ARGS = ["--epochs", "30", "--max-len", "50", "--top-k", "10"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    synthetic.generate_ratings(root / "ratings.dat", num_users=300, num_items=NUM_ITEMS, num_ratings=15000, seed=3)
+    assert cli.main(["run", "--ratings", str(root / "ratings.dat"), "--output-dir", str(root / "out"),
+                     *TRAIN_ARGS]) == 0
+    return root / "out"
+
+
+@pytest.fixture(scope="module")
+def pushed(run_dir):
+    versions = [p for p in (run_dir / "serving").iterdir()]
+    assert len(versions) == 1 and versions[0].name.isdigit()  # TF Serving's <base>/<integer version>/
+    return versions[0]
+
+
+@pytest.fixture(scope="module")
+def signatures(pushed):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(pushed)).signatures
+
+
+@pytest.fixture(scope="module")
+def vocabulary(run_dir):
+    path, = glob.glob(str(run_dir / "pipeline_root/Transform/transform_graph/*/transform_fn/assets/item_ids"))
+    return [line.rstrip("\n") for line in open(path)][1:]
+
+
+def _recommend(signatures, rows):
+    import tensorflow as tf
+
+    width = max(1, max(len(r) for r in rows))
+    out = signatures["serving_default"](history=tf.constant([r + [""] * (width - len(r)) for r in rows]))
+    return [[i.decode() for i in row] for row in out["item_ids"].numpy()], out["scores"].numpy()
+
+
+def test_signatures_and_their_contracts(signatures, vocabulary):
+    import tensorflow as tf
+
+    assert set(signatures) == {"serving_default", "score_items", "serving_examples"}
+    spec = signatures["serving_default"].structured_input_signature[1]["history"]
+    assert spec.dtype == tf.string and spec.shape.as_list() == [None, None]
+
+    known = vocabulary[:5]
+    rows = [known, [], ["unknown-1", "unknown-2"], ["", known[0], "", known[1]],
+            [vocabulary[i % len(vocabulary)] for i in range(1000)]]
+    items, scores = _recommend(signatures, rows)
+    assert np.isfinite(scores).all() and all(len(r) == 10 for r in items)
+    assert not set(items[0]) & set(known)
+    assert items[1] == vocabulary[:10]                  # empty history: most popular first
+    assert items[2] == vocabulary[:10]                  # only unknown IDs: same as empty
+    assert not set(items[3]) & {known[0], known[1]}     # "" padding anywhere is ignored
+    assert all(i == "" for i in items[4])               # the whole catalogue is history: nothing left
+    assert (np.diff(scores[0]) <= 0).all()              # best first
+
+    # Only the most recent max_len items are read: older ones do not change the ranking.
+    recent = vocabulary[10:60]
+    a, _ = _recommend(signatures, [vocabulary[100:140] + recent])
+    b, _ = _recommend(signatures, [vocabulary[140:145] + recent])
+    assert [i for i in a[0] if i not in vocabulary[100:145]] == [i for i in b[0] if i not in vocabulary[100:145]][:len([i for i in a[0] if i not in vocabulary[100:145]])]
+
+    scored = signatures["score_items"](history=tf.constant([known]),
+                                       candidates=tf.constant([[vocabulary[7], "nope", "", vocabulary[8]]]))
+    values = scored["scores"].numpy()[0]
+    assert np.isfinite(values).all() and values[1] == values[2] == np.finfo(np.float32).min
+    assert values[0] > values[1] and values[3] > values[1]
+
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "item_ids": tf.train.Feature(bytes_list=tf.train.BytesList(value=[k.encode() for k in known]))}))
+    from_examples = signatures["serving_examples"](examples=tf.constant([example.SerializeToString()]))
+    assert [i.decode() for i in from_examples["item_ids"].numpy()[0]] == items[0]
+
+
+def test_model_learns_the_sequential_structure(run_dir, pushed, vocabulary):
+    sequences, = glob.glob(str(run_dir / "pipeline_root/UserSequences/sequences/*"))
+    test = evaluation.read_cases(sequences + "/Split-test")
+    train = evaluation.read_cases(sequences + "/Split-train")
+    model = evaluation.ranking_metrics(evaluation.full_ranks(
+        evaluation.saved_model_scorer(str(pushed)), test, vocabulary))
+    popularity = evaluation.ranking_metrics(evaluation.full_ranks(
+        evaluation.popularity_scorer(c.history + [c.target] for c in train), test, vocabulary))
+    chance = 10 / NUM_ITEMS
+    assert model["hr@10"] > 3 * chance
+    assert model["hr@10"] > 1.5 * popularity["hr@10"]
+
+
+def test_training_outputs_for_people(run_dir):
+    history_file, = glob.glob(str(run_dir / "pipeline_root/Trainer/model_run/*/training_history.json"))
+    history = json.load(open(history_file))
+    assert len(history["history"]["loss"]) == 30 and len(history["history"]["val_loss"]) == 30
+    assert history["history"]["loss"][-1] < history["history"]["loss"][0]
+    assert 1 <= history["best_epoch"] <= 30
+    assert glob.glob(str(run_dir / "pipeline_root/Trainer/model_run/*/train/events.out.tfevents.*"))
+
+
+def test_recommend_command(pushed, vocabulary, capsys, tmp_path):
+    movies = tmp_path / "movies.dat"
+    synthetic.write_movies(movies, NUM_ITEMS)
+    assert cli.main(["recommend", "--model", str(pushed.parent), "--history", ",".join(vocabulary[:3]),
+                     "--movies", str(movies)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 10 and all("(" in line for line in lines)  # titles printed
