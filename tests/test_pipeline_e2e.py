@@ -70,11 +70,11 @@ def test_signatures_and_their_contracts(signatures, vocabulary):
     assert all(i == "" for i in items[4])               # the whole catalogue is history: nothing left
     assert (np.diff(scores[0]) <= 0).all()              # best first
 
-    # Only the most recent max_len items are read: older ones do not change the ranking.
-    recent = vocabulary[10:60]
-    a, _ = _recommend(signatures, [vocabulary[100:140] + recent])
-    b, _ = _recommend(signatures, [vocabulary[140:145] + recent])
-    assert [i for i in a[0] if i not in vocabulary[100:145]] == [i for i in b[0] if i not in vocabulary[100:145]][:len([i for i in a[0] if i not in vocabulary[100:145]])]
+    # Only the most recent max_len (50) items are read: older ones do not change the scores.
+    recent, candidates = vocabulary[10:60], tf.constant([vocabulary[:10]])
+    longer = signatures["score_items"](history=tf.constant([vocabulary[100:140] + recent]), candidates=candidates)
+    shorter = signatures["score_items"](history=tf.constant([vocabulary[140:145] + recent]), candidates=candidates)
+    np.testing.assert_allclose(longer["scores"].numpy(), shorter["scores"].numpy(), rtol=1e-5)
 
     scored = signatures["score_items"](history=tf.constant([known]),
                                        candidates=tf.constant([[vocabulary[7], "nope", "", vocabulary[8]]]))
