@@ -24,6 +24,21 @@ def output_paths(output_dir: Path) -> dict:
     }
 
 
+def latest_evaluation(output_dir: Path) -> Optional[dict]:
+    """The newest RankingEvaluator outputs under `output_dir`: report path, blessed, reasons."""
+    root = output_paths(Path(output_dir))["pipeline_root"] / "RankingEvaluator"
+    executions = sorted((int(p.name) for p in (root / "blessing").glob("*") if p.name.isdigit()), reverse=True)
+    if not executions:
+        return None
+    blessing_dir = root / "blessing" / str(executions[0])
+    verdict = next(iter(sorted(blessing_dir.glob("*BLESSED"))), None)
+    return {
+        "report": root / "evaluation" / str(executions[0]) / "report.md",
+        "blessed": verdict is not None and verdict.name == "BLESSED",
+        "reasons": verdict.read_text().splitlines() if verdict else [],
+    }
+
+
 def run(output_dir: Path, ratings_path: str, ratings_format: str, config: SASRecConfig,
         columns: ColumnNames = ColumnNames(), delimiter: str = ",", ratings_schema: Optional[str] = None,
         beam_pipeline_args: Optional[List[str]] = None, enable_cache: bool = True,

@@ -2,7 +2,9 @@
 
 ratings file -> ExampleGen -> StatisticsGen -> SchemaGen (inferred, for people to compare)
                                             -> ExampleValidator (against the curated schema)
-             -> UserSequences (Beam; stops on anomalies) -> Transform -> Trainer -> Pusher
+             -> UserSequences (Beam; stops on anomalies) -> Transform -> Trainer
+             -> RankingEvaluator (test split; vs popularity and the latest blessed model)
+             -> Pusher (blessed models only)
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
+from components.ranking_evaluator import RankingEvaluator
 from components.ratings_example_gen import ratings_example_gen
 from components.sequences import UserSequences
 from sasrec.config import SASRecConfig
@@ -72,11 +75,23 @@ def create_pipeline(
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             custom_config={"sasrec": config.to_dict()})
+        latest_blessed = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
+        evaluator = RankingEvaluator(
+            model=trainer.outputs["model"], examples=sequences.outputs["sequences"],
+            transform_graph=transform.outputs["transform_graph"],
+            baseline_model=latest_blessed.outputs["model"], model_run=trainer.outputs["model_run"],
+            num_negatives=config.eval_negatives, seed=config.seed, min_lift=config.bless_min_lift,
+            max_regression=config.bless_max_regression)
         pusher = tfx.components.Pusher(
             model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
-        components += [sequences_schema, transform, trainer, pusher]
+        components += [sequences_schema, transform, trainer, latest_blessed, evaluator, pusher]
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--history", required=True, help="comma-separated raw item IDs, oldest first")
     recommend.add_argument("--movies", type=Path, help="movies.dat or movies.csv, to print titles")
 
+    report = commands.add_parser("report", help="regenerate the evaluation report of a run")
+    report.add_argument("directory", type=Path,
+                        help="a run's --output-dir (its newest evaluation) or an evaluation directory")
+
     from kubeflow import runner as kubeflow_runner
 
     parser.set_defaults(extra_handlers=kubeflow_runner.add_cli(commands, _add_config_flags, config_from_args))
@@ -158,9 +162,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise RunStopped(str(cause)) from None
     print(f"Pipeline finished in {time.monotonic() - started:.0f} s; outputs in {output_dir}")
     if args.stop_after is None:
+        evaluation = local_runner.latest_evaluation(output_dir)
+        if evaluation:
+            verdict = "blessed: pushed" if evaluation["blessed"] else "NOT blessed: not pushed"
+            print(f"Model {verdict}, because")
+            for reason in evaluation["reasons"]:
+                print(f"  - {reason}")
+            print(f"Report: {evaluation['report']}")
         versions = sorted((p for p in serving_dir.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
         if versions:
-            print(f"Pushed model: {versions[-1]}")
+            print(f"Newest pushed model (what TF Serving loads from {serving_dir}): {versions[-1]}")
     return 0
 
 
@@ -187,6 +198,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from sasrec import report
+
+    directory = args.directory
+    if not (directory / report.METRICS_FILE).exists():
+        evaluations = sorted((directory / "pipeline_root" / "RankingEvaluator" / "evaluation").glob("*"),
+                             key=lambda p: int(p.name) if p.name.isdigit() else -1)
+        directory = evaluations[-1] if evaluations else directory
+    print(f"Report: {report.regenerate(directory)}")
+    return 0
+
+
 def _user_errors():
     """Exceptions whose message is the whole story for the user."""
     from sasrec.data.formats import FormatError
@@ -199,7 +222,7 @@ def _user_errors():
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "generate": cmd_generate, "recommend": cmd_recommend, **args.extra_handlers}
+    handlers = {"run": cmd_run, "generate": cmd_generate, "recommend": cmd_recommend, "report": cmd_report, **args.extra_handlers}
     try:
         return handlers[args.command](args)
     except _user_errors() as error:

@@ -49,8 +49,17 @@ class SASRecConfig:
     # Export.
     top_k: int = _setting(10, "items returned by the serving signature")
 
+    # Evaluation and the push gate.
+    eval_negatives: int = _setting(
+        100, "negatives per user of the sampled evaluation protocol (the SASRec paper's 100)")
+    bless_min_lift: float = _setting(
+        0.05, "push only if full-ranking NDCG@10 beats the popularity baseline by this relative margin")
+    bless_max_regression: float = _setting(
+        0.05, "push only if full-ranking NDCG@10 is at most this much (relative) below the latest pushed model")
+
     def __post_init__(self) -> None:
-        positive = ("max_len", "num_blocks", "num_heads", "hidden_dim", "batch_size", "top_k", "num_negatives")
+        positive = ("max_len", "num_blocks", "num_heads", "hidden_dim", "batch_size", "top_k", "num_negatives",
+                    "eval_negatives")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -62,6 +71,8 @@ class SASRecConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.max_reject_fraction <= 1.0:
             raise ValueError(f"max_reject_fraction must be in [0, 1], got {self.max_reject_fraction}")
+        if self.bless_min_lift < 0 or not 0.0 <= self.bless_max_regression < 1.0:
+            raise ValueError("bless_min_lift must be >= 0 and bless_max_regression in [0, 1)")
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by num_heads ({self.num_heads})")
         if self.loss not in LOSSES:

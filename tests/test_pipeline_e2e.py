@@ -117,3 +117,20 @@ def test_recommend_command(pushed, vocabulary, capsys, tmp_path):
                      "--movies", str(movies)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 10 and all("(" in line for line in lines)  # titles printed
+
+
+def test_evaluation_report_printed_and_regenerated(run_dir, capsys):
+    assert cli.main(["report", str(run_dir)]) == 0
+    path = capsys.readouterr().out.strip().split("Report: ")[1]
+    metrics = json.load(open(path.replace("report.md", "metrics.json")))
+    assert metrics["blessing"]["blessed"]
+    assert f"{metrics['model']['full']['ndcg@10']:.4f}" in open(path).read()
+
+
+# Runs last in this module: it adds a second, worse model to the run directory.
+def test_untrained_model_is_not_pushed(run_dir, pushed, capsys):
+    assert cli.main(["run", "--ratings", str(run_dir.parent / "ratings.dat"), "--output-dir", str(run_dir),
+                     *TRAIN_ARGS, "--epochs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT blessed: not pushed" in out and "does not beat the popularity baseline" in out
+    assert [p.name for p in (run_dir / "serving").iterdir()] == [pushed.name]
