@@ -118,9 +118,17 @@ def test_compiled_file_is_the_returned_pipeline_job(compiled):
 def test_every_component_is_a_task_in_the_image(compiled):
     from tfx.utils import name_utils
 
+    from tfx.dsl.components.common import resolver
+
     spec = _spec(compiled[0])
-    components = _pipeline().components
-    assert sorted(spec.root.dag.tasks) == sorted(c.id for c in components)
+    all_nodes = _pipeline().components
+    components = [c for c in all_nodes if not isinstance(c, resolver.Resolver)]
+    resolvers = [c.id for c in all_nodes if isinstance(c, resolver.Resolver)]
+    assert resolvers == ["latest_blessed_model_resolver"]
+    # A resolver compiles into importer-less resolver tasks (one per channel), not a container.
+    resolver_tasks = sorted(t for t in spec.root.dag.tasks if t.startswith(resolvers[0]))
+    assert resolver_tasks == [f"{resolvers[0]}-model-blessing-resolver", f"{resolvers[0]}-model-resolver"]
+    assert sorted(set(spec.root.dag.tasks) - set(resolver_tasks)) == sorted(c.id for c in components)
     for component in components:
         container = _container(spec, component.id)
         assert container["image"] == IMAGE, component.id
@@ -180,7 +188,7 @@ def test_trainer_resources_are_set_only_on_the_trainer(compiled):
     assert _container(spec, "Trainer")["resources"] == {
         "cpuLimit": 8.0, "memoryLimit": 32.0, "accelerator": {"type": "NVIDIA_TESLA_T4", "count": "1"}}
     for task in spec.root.dag.tasks:
-        if task != "Trainer":
+        if task != "Trainer" and not task.startswith("latest_blessed_model_resolver"):
             assert "resources" not in _container(spec, task), task
 
 
