@@ -41,9 +41,9 @@ def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
             .filter(lambda x: tf.size(x[preprocessing.INPUTS]) > 0))
 
 
-def _batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+def _batched(dataset: tf.data.Dataset, batch_size: int, drop_remainder: bool = False) -> tf.data.Dataset:
     # Each batch is padded only to its own longest history (right padding with index 0).
-    return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.padded_batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 def evaluate_ranking(model: SASRec, dataset: tf.data.Dataset, ks=(1, 5, 10, 20)) -> Dict[str, float]:
@@ -90,6 +90,15 @@ class BestEpochByRanking(keras.callbacks.Callback):
             self.model.set_weights(self._best_weights)
 
 
+def distribution_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy a config names; "none" is TensorFlow's default (one device)."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Entry point the TFX Trainer calls."""
     config = SASRecConfig.from_dict(fn_args.custom_config["sasrec"])
@@ -97,27 +106,38 @@ def run_fn(fn_args: FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     num_items = export.num_items(tf_transform_output)
 
+    strategy = distribution_strategy(config.distribution)
     train = _dataset(fn_args.train_files, tf_transform_output, config.max_len)
     train_size = int(train.reduce(0, lambda count, _: count + 1))
+    # Replicas fail on a ragged last batch; with several, each epoch trains on whole batches (the
+    # shuffled remainder differs from epoch to epoch).
+    print(f"Training with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
+    whole_batches = strategy.num_replicas_in_sync > 1
     train_batches = _batched(train.cache().shuffle(max(train_size, 1), seed=config.seed,
-                                                   reshuffle_each_iteration=True), config.batch_size)
-    eval_batches = _batched(_dataset(fn_args.eval_files, tf_transform_output, config.max_len).cache(),
-                            config.batch_size)
+                                                   reshuffle_each_iteration=True), config.batch_size,
+                             drop_remainder=whole_batches)
+    eval_sequences = _dataset(fn_args.eval_files, tf_transform_output, config.max_len).cache()
+    # Ranking metrics (model selection) always see every eval sequence; the eval loss, computed
+    # by the replicas, uses whole batches when there are several.
+    eval_batches = _batched(eval_sequences, config.batch_size)
+    eval_loss_batches = _batched(eval_sequences, config.batch_size, drop_remainder=whole_batches)
 
-    model = SASRec(num_items=num_items, max_len=config.max_len, num_blocks=config.num_blocks,
-                   num_heads=config.num_heads, hidden_dim=config.hidden_dim, dropout=config.dropout,
-                   l2_emb=config.l2_emb, loss=config.loss, num_negatives=config.num_negatives,
-                   seed=config.seed)
-    model.compile(optimizer=keras.optimizers.Adam(
-        learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2))
+    with strategy.scope():
+        model = SASRec(num_items=num_items, max_len=config.max_len, num_blocks=config.num_blocks,
+                       num_heads=config.num_heads, hidden_dim=config.hidden_dim, dropout=config.dropout,
+                       l2_emb=config.l2_emb, loss=config.loss, num_negatives=config.num_negatives,
+                       seed=config.seed)
+        model.compile(optimizer=keras.optimizers.Adam(
+            learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2))
     selection = BestEpochByRanking(eval_batches)
     history = model.fit(
-        train_batches, validation_data=eval_batches, epochs=config.epochs, verbose=2,
+        train_batches, validation_data=eval_loss_batches, epochs=config.epochs, verbose=2,
         callbacks=[selection, keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")])
 
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_HISTORY_FILE), "w") as f:
         json.dump({"config": config.to_dict(), "num_items": num_items, "train_sequences": train_size,
+                   "replicas": strategy.num_replicas_in_sync,
                    "best_epoch": None if selection.best_epoch is None else selection.best_epoch + 1,
                    "history": {key: [float(v) for v in values] for key, values in history.history.items()}},
                   f, indent=2)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict
 
 LOSSES = ("bce", "sampled_softmax")
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker_mirrored")
 
 
 def _setting(default: Any, help: str, **kwargs: Any) -> Any:
@@ -45,6 +46,9 @@ class SASRecConfig:
     beta_1: float = _setting(0.9, "Adam beta_1")
     beta_2: float = _setting(0.98, "Adam beta_2")
     seed: int = _setting(42, "random seed of initialisation, negatives and evaluation sampling")
+    distribution: str = _setting(
+        "none", "tf.distribute strategy of the Trainer: mirrored (the devices of one machine) or "
+        "multi_worker_mirrored (several machines, configured by TF_CONFIG)", choices=DISTRIBUTIONS)
 
     # Export.
     top_k: int = _setting(10, "items returned by the serving signature")
@@ -75,6 +79,8 @@ class SASRecConfig:
             raise ValueError("bless_min_lift must be >= 0 and bless_max_regression in [0, 1)")
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by num_heads ({self.num_heads})")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
 

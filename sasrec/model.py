@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import random
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
@@ -26,6 +27,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from sasrec.config import LOSSES  # ("bce", "sampled_softmax")
+
+_MAX_REPLICAS = 1 << 16  # replica IDs below this keep the stateless sampler's keys distinct
 
 PAD_ID = 0
 
@@ -388,10 +391,13 @@ class SASRec(keras.Model):
         ]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-8, name="final_norm")
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        # In-graph sampler: a stateful generator, so every batch (and every epoch) gets fresh draws.
-        self._negative_sampler = (
-            tf.random.Generator.from_seed(seed) if seed is not None
-            else tf.random.Generator.from_non_deterministic_state())
+        # Negatives come from stateless draws keyed by (seed, draw counter, replica), so every batch
+        # and epoch gets fresh ones, runs are reproducible, and replicas of a tf.distribute
+        # strategy draw independently (tf.random.Generator mis-sizes draws across replicas).
+        self._sampler_seed = self.seed if seed is not None else random.SystemRandom().randrange(2 ** 31)
+        self._draw_counter = tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="negative_draws",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
     # --- forward -------------------------------------------------------------------------------
 
@@ -473,8 +479,12 @@ class SASRec(keras.Model):
             raise ValueError("shape must be [B, M] (per-row negatives) or [N] (shared negatives)")
 
         def draw(draw_shape: tf.Tensor) -> tf.Tensor:
-            return self._negative_sampler.uniform(
-                draw_shape, minval=1, maxval=self.num_items + 1, dtype=dtype)
+            counter = tf.convert_to_tensor(self._draw_counter.assign_add(1))
+            replica = tf.distribute.get_replica_context()
+            replica_id = tf.cast(replica.replica_id_in_sync_group if replica else 0, tf.int64)
+            key = tf.stack([tf.constant(self._sampler_seed, tf.int64), counter * _MAX_REPLICAS + replica_id])
+            return tf.random.stateless_uniform(
+                draw_shape, seed=key, minval=1, maxval=self.num_items + 1, dtype=dtype)
 
         batch_size = tf.shape(history)[0]
         if rank == 1:
