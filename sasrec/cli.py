@@ -90,8 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
 
     recommend = commands.add_parser("recommend", help="top-k items for a history, from a pushed model")
-    recommend.add_argument("--model", required=True, type=Path,
-                           help="a SavedModel, or a serving directory (its newest version is used)")
+    target = recommend.add_mutually_exclusive_group(required=True)
+    target.add_argument("--model", type=Path,
+                        help="a SavedModel, or a serving directory (its newest version is used)")
+    target.add_argument("--server", metavar="HOST:PORT", help="a TensorFlow Serving server")
+    recommend.add_argument("--protocol", choices=["rest", "grpc"], default="rest",
+                           help="with --server: REST (port 8501) or gRPC (port 8500) (default: rest)")
+    recommend.add_argument("--model-name", default="sasrec", help="with --server: the served model's name")
     recommend.add_argument("--history", required=True, help="comma-separated raw item IDs, oldest first")
     recommend.add_argument("--movies", type=Path, help="movies.dat or movies.csv, to print titles")
 
@@ -192,7 +197,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     history = [item.strip() for item in args.history.split(",") if item.strip()]
     titles = serving.load_titles(args.movies) if args.movies else {}
-    for rank, (item_id, score) in enumerate(serving.recommend_local(args.model, history), start=1):
+    if args.server:
+        from sasrec import serving_client
+
+        results = serving_client.recommend_remote(args.server, history, protocol=args.protocol,
+                                                  model_name=args.model_name)
+    else:
+        results = serving.recommend_local(args.model, history)
+    for rank, (item_id, score) in enumerate(results, start=1):
         title = titles.get(item_id, "")
         print(f"{rank:3d}. {item_id:>10s}  {score:8.3f}  {title}")
     return 0
@@ -216,8 +228,9 @@ def _user_errors():
 
     from kubeflow.runner import USER_ERRORS
     from sasrec.data.download import DatasetUnavailable
+    from sasrec.serving_client import ServingError
 
-    return (UsageError, FormatError, FileNotFoundError, DatasetUnavailable, *USER_ERRORS)
+    return (UsageError, FormatError, FileNotFoundError, DatasetUnavailable, ServingError, *USER_ERRORS)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

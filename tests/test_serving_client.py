@@ -511,3 +511,15 @@ def test_rest_and_grpc_ports_swapped(double):
         serving_client.recommend_remote(double.grpc_address, ["1"], protocol="rest", timeout=5)
     with pytest.raises(ServingError, match="did not answer like TensorFlow Serving's gRPC API.*is it the REST port"):
         serving_client.recommend_remote(double.rest_address, ["1"], protocol="grpc", timeout=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_recommend_command_against_a_server(server, signatures, protocol, capsys):
+    from sasrec import cli
+
+    history = HISTORIES[0]
+    address = server.rest_address if protocol == "rest" else server.grpc_address
+    assert cli.main(["recommend", "--server", address, "--protocol", protocol, "--history", ",".join(history)]) == 0
+    printed = [line.split()[1] for line in capsys.readouterr().out.strip().splitlines()]
+    assert printed == [item for item, _ in _tf2_recommend(signatures, history)]
