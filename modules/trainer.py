@@ -27,8 +27,7 @@ def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     """Unbatched (input_ids, target_ids) of every sequence with at least one input position."""
     spec = {name: tf_transform_output.transformed_feature_spec()[name]
             for name in (preprocessing.INPUTS, preprocessing.TARGETS)}
-    files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else \
-        [path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
+    files = [path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
 
     def parse(serialized):
         features = tf.io.parse_single_example(serialized, spec)
