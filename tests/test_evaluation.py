@@ -118,3 +118,23 @@ def test_report_files_hold_the_metrics(tmp_path):
             assert f"{metrics[scorer][protocol]['ndcg@10']:.4f}" in text
             assert f"{metrics[scorer][protocol]['hr@10']:.4f}" in text
     assert "0.3125" in text and "because it is good" in text and "BLESSED" in text
+
+
+def test_a_catalogue_of_100k_items_in_bounded_batches(monkeypatch):
+    catalogue = np.array([f"item{i}" for i in range(100_000)], dtype=object)
+    position = {item: i for i, item in enumerate(catalogue)}
+    calls = []
+
+    def scorer(histories, candidates):  # the higher the index, the better
+        calls.append(candidates.shape)
+        return np.tile(np.arange(candidates.shape[1], dtype=np.float64), (candidates.shape[0], 1)) \
+            if candidates.shape[1] == len(catalogue) else \
+            np.vectorize(position.get)(candidates).astype(np.float64)
+
+    cases = [EvalCase(str(u), [f"item{99_999 - u}"], f"item{99_990 - u}", 2) for u in range(50)]
+    ranks = evaluation.full_ranks(scorer, cases, catalogue)
+    # Above user u's target: the 9 + u items with higher indices, less the one in the history.
+    assert ranks.tolist() == [9.0 + u for u in range(50)]
+    assert all(rows * cols <= evaluation.MAX_SCORES_PER_BATCH for rows, cols in calls)
+    assert max(rows for rows, _ in calls) < len(cases)
+    assert evaluation.sampled_ranks(scorer, cases, catalogue, 100, seed=0).shape == (50,)
