@@ -16,9 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 from sasrec.config import SASRecConfig  # noqa: E402
-
-FORMATS = ("ml-1m", "ml-latest", "ml-100k", "csv")
-PIPELINE_NAME = "sasrec"
+from sasrec.data.formats import FORMATS  # noqa: E402  (standard library only)
 # Size of the data `sasrec run` generates when given no ratings: learnable in minutes on 2 cores.
 DEFAULT_GENERATED = {"users": 1000, "items": 500, "ratings": 60_000}
 
