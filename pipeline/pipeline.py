@@ -4,7 +4,7 @@ ratings file -> ExampleGen -> StatisticsGen -> SchemaGen (inferred, for people t
                                             -> ExampleValidator (against the curated schema)
              -> UserSequences (Beam; stops on anomalies) -> Transform -> Trainer
              -> RankingEvaluator (test split; vs popularity and the latest blessed model)
-             -> Pusher (blessed models only)
+             -> Pusher (blessed models only; the version folder appears by an atomic rename)
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
+from components.atomic_pusher import AtomicPusher
 from components.ranking_evaluator import RankingEvaluator
 from components.ratings_example_gen import ratings_example_gen
 from components.sequences import UserSequences
@@ -86,11 +87,11 @@ def create_pipeline(
             baseline_model=latest_blessed.outputs["model"], model_run=trainer.outputs["model_run"],
             num_negatives=config.eval_negatives, seed=config.seed, min_lift=config.bless_min_lift,
             max_regression=config.bless_max_regression)
-        pusher = tfx.components.Pusher(
+        pusher = AtomicPusher(
             model=trainer.outputs["model"],
             model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
-                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir))).with_id("Pusher")
         components += [sequences_schema, transform, trainer, latest_blessed, evaluator, pusher]
 
     return tfx.dsl.Pipeline(
