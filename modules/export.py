@@ -33,7 +33,7 @@ def num_items(tf_transform_output: tft.TFTransformOutput) -> int:
 def _item_id_table(tf_transform_output: tft.TFTransformOutput) -> tf.Tensor:
     """Raw ID of every index: "" for padding and for the out-of-vocabulary index."""
     vocabulary = tf_transform_output.vocabulary_by_name(preprocessing.ITEM_VOCABULARY)
-    ids = [b""] + [token for token in vocabulary[1:]] + [b""]
+    ids = [b""] + list(vocabulary[1:]) + [b""]
     return tf.constant(ids, dtype=tf.string)
 
 

@@ -103,7 +103,8 @@ def sample_negatives(cases: Sequence[EvalCase], catalogue: Sequence[str], num_ne
     negatives = np.empty((len(cases), num_negatives), dtype=object)
     for row, case in enumerate(cases):
         seen = set(case.history) | {case.target}
-        if len(in_catalogue - seen) <= num_negatives:
+        # Count the unseen items without building the (catalogue-sized) set of them per user.
+        if len(in_catalogue) - len(seen & in_catalogue) <= num_negatives:
             unseen = [item for item in catalogue if item not in seen] or [""]
             negatives[row] = [unseen[i % len(unseen)] for i in range(num_negatives)]
             continue
