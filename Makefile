@@ -7,7 +7,7 @@ PYTHON310 ?= $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'pri
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast run lock clean
+.PHONY: setup test test-fast run benchmark lock clean
 
 setup:
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or pass PYTHON310=/path/to/python3.10"; exit 2; }
@@ -24,6 +24,12 @@ test-fast:
 
 run:
 	$(BIN)/sasrec run --output-dir output
+
+# Training, serving and whole-pipeline figures beside the seed's implementation (about 30 min);
+# writes benchmarks/results.json and the tables in benchmarks/README.md.
+benchmark:
+	benchmarks/peer/setup.sh
+	$(BIN)/python benchmarks/run.py
 
 # Re-resolve requirements/requirements.in into the fully pinned lock file.
 lock:

@@ -10,7 +10,8 @@ As in the SASRec paper, with n items:
   test  = items (its target: the last item).
 Truncation happens here: each split keeps its most recent `max_len + 1` items (the model reads
 `max_len` of them and predicts the next one), so a long history keeps its newest items, never its
-oldest. `sequence_length` records the split's length before truncation.
+oldest. `sequence_length` records the split's length before truncation. Each split is written as
+NUM_SHARDS files, users hashed to files and sorted within them: the same input gives the same bytes.
 
 The component refuses to run when its `anomalies` input (ExampleValidator's) reports anomalies:
 no training on data that broke the schema.
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import heapq
 import os
+import zlib
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import types
-from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
 from tfx.proto import example_gen_pb2
@@ -36,6 +37,9 @@ SPLITS = ("train", "eval", "test")
 # Items a split drops from the end of the full sequence: train drops the eval and test targets.
 _SPLIT_END_OFFSET = {"train": 2, "eval": 1, "test": 0}
 _ANOMALIES_FILE = "SchemaDiff.pb"
+
+# Output files per split; records go to a file by a hash of their user.
+NUM_SHARDS = 4
 
 # (timestamp, position, item_id): ordering these tuples is the time order with its tie-break.
 Event = Tuple[int, int, str]
@@ -87,6 +91,23 @@ def split_sequences(user_id: str, count: int, recent: List[Event], max_len: int
             "timestamps": [timestamp for timestamp, _, _ in events],
             "sequence_length": count - offset,
         }
+
+
+def shard_of(user_id: str) -> int:
+    """The output file of a user's records: a stable hash (not Python's per-process `hash`)."""
+    return zlib.crc32(user_id.encode("utf-8")) % NUM_SHARDS
+
+
+def write_shard(shard_records: Tuple[int, Iterable[Dict[str, Any]]], split_dir: str) -> str:
+    """Writes one shard's records sorted by user, so that the same input gives the same bytes
+    whatever order the runner delivered them in (reproducible splits, and with them training)."""
+    shard, records = shard_records
+    tf.io.gfile.makedirs(split_dir)
+    path = os.path.join(split_dir, f"data_tfrecord-{shard:05d}-of-{NUM_SHARDS:05d}.gz")
+    with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+        for record in sorted(records, key=lambda r: r["user_id"]):
+            writer.write(to_example(record).SerializeToString(deterministic=True))
+    return path
 
 
 def to_example(record: Dict[str, Any]) -> tf.train.Example:
@@ -153,9 +174,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 | "BySplit" >> beam.Partition(lambda kv, _: SPLITS.index(kv[0]), len(SPLITS)))
             for split, records in zip(SPLITS, per_split):
                 _ = (records
-                     | f"ToExample[{split}]" >> beam.Map(lambda kv: to_example(kv[1]))
-                     | f"Write[{split}]" >> write_split.WriteSplit(
-                         artifact_utils.get_split_uri([output], split), None))
+                     | f"Shard[{split}]" >> beam.Map(lambda kv: (shard_of(kv[1]["user_id"]), kv[1]))
+                     | f"GroupShards[{split}]" >> beam.GroupByKey()
+                     | f"Write[{split}]" >> beam.Map(
+                         write_shard, artifact_utils.get_split_uri([output], split)))
 
 
 class UserSequencesSpec(types.ComponentSpec):

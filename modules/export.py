@@ -8,11 +8,16 @@ Signatures (clients and the evaluation depend on these names):
   vocabulary's frequency order on the train split). When fewer than k items are left to
   recommend, the remaining slots hold item "" with score LOWEST_SCORE.
 - `score_items(history, candidates)`: `candidates` tf.string [batch, n] -> `scores` [batch, n].
+  Candidates of shape [1, n] are shared by every row (e.g. the whole catalogue, looked up once).
   An unknown candidate (or "") gets LOWEST_SCORE, the lowest finite float32.
 - `serving_examples(examples)`: serialized tf.Examples [batch] with a bytes list feature
   `item_ids` (the format of the sequence splits), answered as `serving_default`.
 """
 import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import json
+import os
+from typing import Any, Dict
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -23,6 +28,7 @@ from sasrec.model import SASRec
 
 LOWEST_SCORE = float(tf.float32.min)
 ITEM_IDS = "item_ids"
+TRAINING_RECORD = os.path.join("assets.extra", "training_record.json")
 
 
 def num_items(tf_transform_output: tft.TFTransformOutput) -> int:
@@ -101,7 +107,10 @@ class ServingModule(tf.Module):
         scores = self._scores(self._history_tensor(self._indices(history)))
         ragged = tf.RaggedTensor.from_tensor(candidates)  # keeps positions: one score per candidate
         indices = self._transform(ragged).to_tensor(default_value=0, shape=tf.shape(candidates))
-        known = (indices > 0) & (indices <= self.num_items) & tf.not_equal(candidates, "")
+        indices = tf.where(tf.not_equal(candidates, ""), indices, 0)
+        # [1, n] candidates broadcast to every row; [batch, n] ones stay as they are.
+        indices = tf.broadcast_to(indices, tf.stack([tf.shape(scores)[0], tf.shape(candidates)[1]]))
+        known = (indices > 0) & (indices <= self.num_items)
         return {"scores": tf.where(known, tf.gather(scores, indices, batch_dims=1), LOWEST_SCORE)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
@@ -111,10 +120,15 @@ class ServingModule(tf.Module):
 
 
 def save_serving_model(model: SASRec, tf_transform_output: tft.TFTransformOutput, config: SASRecConfig,
-                       export_dir: str) -> None:
+                       export_dir: str, training_record: Dict[str, Any]) -> None:
+    """Saves the SavedModel, with `training_record` (config, package versions, inputs) in
+    `assets.extra/` so that a pushed model says what made it; TF Serving ignores that folder."""
     module = ServingModule(model, tf_transform_output, config)
     tf.saved_model.save(module, export_dir, signatures={
         "serving_default": module.serving_default,
         "score_items": module.score_items,
         "serving_examples": module.serving_examples,
     })
+    tf.io.gfile.makedirs(os.path.join(export_dir, "assets.extra"))
+    with tf.io.gfile.GFile(os.path.join(export_dir, TRAINING_RECORD), "w") as f:
+        json.dump(training_record, f, indent=2)

@@ -7,14 +7,17 @@ import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 
 import json
 import os
+import time
 from typing import Dict, List
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from modules import export, preprocessing
+from sasrec import provenance
 from sasrec.config import SASRecConfig
 from sasrec.model import SASRec, exclusion_mask, hit_rate_at_k, ndcg_at_k, rank_of_targets
 
@@ -40,9 +43,26 @@ def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
             .filter(lambda x: tf.size(x[preprocessing.INPUTS]) > 0))
 
 
-def _batched(dataset: tf.data.Dataset, batch_size: int, drop_remainder: bool = False) -> tf.data.Dataset:
-    # Each batch is padded only to its own longest history (right padding with index 0).
-    return dataset.padded_batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+def _length(sequence: Dict[str, tf.Tensor]) -> tf.Tensor:
+    return tf.size(sequence[preprocessing.INPUTS])
+
+
+def bucket_boundaries(lengths: np.ndarray, batch_size: int, max_buckets: int = 8) -> List[int]:
+    """Length buckets of about equal size (about a batch or more each), as `bucket_by_sequence_length`
+    boundaries: bucket i holds lengths in [boundaries[i-1], boundaries[i])."""
+    num_buckets = max(1, min(max_buckets, len(lengths) // max(batch_size, 1)))
+    quantiles = np.quantile(lengths, np.linspace(0.0, 1.0, num_buckets + 1)[1:-1], method="higher") \
+        if len(lengths) else []
+    return sorted({int(q) + 1 for q in quantiles})
+
+
+def _batched(dataset: tf.data.Dataset, batch_size: int, boundaries: List[int],
+             drop_remainder: bool = False) -> tf.data.Dataset:
+    # Batches group histories of similar length and are padded only to their own longest row
+    # (right padding with index 0): far less padding than padding every history to max_len.
+    return dataset.bucket_by_sequence_length(
+        _length, bucket_boundaries=boundaries, bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 def evaluate_ranking(model: SASRec, dataset: tf.data.Dataset, ks=(1, 5, 10, 20)) -> Dict[str, float]:
@@ -89,6 +109,21 @@ class BestEpochByRanking(keras.callbacks.Callback):
             self.model.set_weights(self._best_weights)
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Logs each epoch's wall seconds: `train_seconds` (the fit steps) and `epoch_seconds` (all of it)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = self._train_ended = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self._train_ended = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        ended = time.perf_counter()
+        logs["train_seconds"] = (self._train_ended if self._train_ended > self._started else ended) - self._started
+        logs["epoch_seconds"] = ended - self._started
+
+
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
     """The tf.distribute strategy a config names; "none" is TensorFlow's default (one device)."""
     if name == "mirrored":
@@ -106,20 +141,21 @@ def run_fn(fn_args: FnArgs) -> None:
     num_items = export.num_items(tf_transform_output)
 
     strategy = distribution_strategy(config.distribution)
-    train = _dataset(fn_args.train_files, tf_transform_output, config.max_len)
-    train_size = int(train.reduce(0, lambda count, _: count + 1))
+    train = _dataset(fn_args.train_files, tf_transform_output, config.max_len).cache()
+    lengths = np.fromiter(train.map(_length).as_numpy_iterator(), dtype=np.int64)
+    train_size = len(lengths)
+    boundaries = bucket_boundaries(lengths, config.batch_size)
     # Replicas fail on a ragged last batch; with several, each epoch trains on whole batches (the
     # shuffled remainder differs from epoch to epoch).
     print(f"Training with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
     whole_batches = strategy.num_replicas_in_sync > 1
-    train_batches = _batched(train.cache().shuffle(max(train_size, 1), seed=config.seed,
-                                                   reshuffle_each_iteration=True), config.batch_size,
-                             drop_remainder=whole_batches)
+    train_batches = _batched(train.shuffle(max(train_size, 1), seed=config.seed, reshuffle_each_iteration=True),
+                             config.batch_size, boundaries, drop_remainder=whole_batches)
     eval_sequences = _dataset(fn_args.eval_files, tf_transform_output, config.max_len).cache()
     # Ranking metrics (model selection) always see every eval sequence; the eval loss, computed
     # by the replicas, uses whole batches when there are several.
-    eval_batches = _batched(eval_sequences, config.batch_size)
-    eval_loss_batches = _batched(eval_sequences, config.batch_size, drop_remainder=whole_batches)
+    eval_batches = _batched(eval_sequences, config.batch_size, boundaries)
+    eval_loss_batches = _batched(eval_sequences, config.batch_size, boundaries, drop_remainder=whole_batches)
 
     with strategy.scope():
         model = SASRec(num_items=num_items, max_len=config.max_len, num_blocks=config.num_blocks,
@@ -131,13 +167,16 @@ def run_fn(fn_args: FnArgs) -> None:
     selection = BestEpochByRanking(eval_batches)
     history = model.fit(
         train_batches, validation_data=eval_loss_batches, epochs=config.epochs, verbose=2,
-        callbacks=[selection, keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")])
+        # The timer comes last so that an epoch's time includes the ranking evaluation.
+        callbacks=[selection, keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+                   EpochTimer()])
 
+    record = {"config": config.to_dict(), "packages": provenance.package_versions(),
+              "transform_graph": fn_args.transform_output, "train_files": fn_args.train_files,
+              "num_items": num_items, "train_sequences": train_size, "replicas": strategy.num_replicas_in_sync,
+              "best_epoch": None if selection.best_epoch is None else selection.best_epoch + 1,
+              "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_HISTORY_FILE), "w") as f:
-        json.dump({"config": config.to_dict(), "num_items": num_items, "train_sequences": train_size,
-                   "replicas": strategy.num_replicas_in_sync,
-                   "best_epoch": None if selection.best_epoch is None else selection.best_epoch + 1,
-                   "history": {key: [float(v) for v in values] for key, values in history.history.items()}},
-                  f, indent=2)
-    export.save_serving_model(model, tf_transform_output, config, fn_args.serving_model_dir)
+        json.dump(record, f, indent=2)
+    export.save_serving_model(model, tf_transform_output, config, fn_args.serving_model_dir, record)

@@ -8,13 +8,14 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before any TensorFlow import, in this process and its children
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # google-api-core warns about Python 3.10 on every import of a cloud client; TFX pins us to 3.10.
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+from sasrec import run_lock  # noqa: E402  (standard library only)
 from sasrec.config import SASRecConfig  # noqa: E402
 from sasrec.data.formats import FORMATS  # noqa: E402  (standard library only)
 # Size of the data `sasrec run` generates when given no ratings: learnable in minutes on 2 cores.
@@ -27,6 +28,26 @@ class UsageError(Exception):
 
 class RunStopped(Exception):
     """The pipeline stopped on purpose (bad data); printed without a traceback, exit code 1."""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Argument errors in one line, like the commands' own (exit code 2); `--help` shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+    def _get_values(self, action, arg_strings):
+        # Python 3.10's argparse drops the value of `--epochs=--` and hands the flag [], unconverted.
+        if action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
+
+def _one_line(text: str) -> str:
+    """`text` for a one-line message: newlines (from paths or values the user typed) escaped."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _find_cause(error: BaseException, types: tuple) -> Optional[BaseException]:
@@ -53,7 +74,7 @@ def config_from_args(args: argparse.Namespace) -> SASRecConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="sasrec",
         description="Train SASRec on rating histories with a TFX pipeline and push a model that "
                     "TensorFlow Serving loads.")
@@ -136,14 +157,25 @@ def _ratings_source(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sasrec.data.formats import ColumnNames, FormatError
+    from sasrec.data.formats import ColumnNames, FormatError, check_csv_options
 
     config = config_from_args(args)
     names = [c.strip() for c in args.columns.split(",")]
     if len(names) != 4 or not all(names):
         raise UsageError("--columns needs four comma-separated names: user,item,rating,timestamp")
-    ratings_path, ratings_format = _ratings_source(args)
+    if args.ratings_format == "csv":
+        try:
+            check_csv_options(ColumnNames(*names), args.delimiter)
+        except ValueError as error:
+            raise UsageError(f"--columns/--delimiter: {error}") from None
+    if args.schema and "://" not in args.schema and not os.path.isfile(args.schema):
+        raise UsageError(f"--schema {args.schema}: no such file")
     output_dir = args.output_dir.resolve()
+    try:
+        run_lock.check_free(output_dir)  # before seconds of imports; the run takes the lock itself
+    except run_lock.RunInProgressError as error:
+        raise UsageError(str(error)) from None
+    ratings_path, ratings_format = _ratings_source(args)
     serving_dir = output_dir / "serving"
 
     started = time.monotonic()
@@ -152,10 +184,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import local_runner
 
     try:
-        local_runner.run(
+        record = local_runner.run(
             output_dir=output_dir, ratings_path=ratings_path, ratings_format=ratings_format, config=config,
             columns=ColumnNames(*names), delimiter=args.delimiter, ratings_schema=args.schema,
             beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache, stop_after=args.stop_after)
+    except run_lock.RunInProgressError as error:
+        raise UsageError(str(error)) from None
     except Exception as error:  # noqa: BLE001  (the orchestrator may wrap the component's error)
         cause = _find_cause(error, (TooManyRejectsError, DataAnomaliesError, FormatError))
         if cause is None:
@@ -163,7 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if isinstance(cause, FormatError):  # the file or its flags are wrong: a usage error
             raise FormatError(str(cause)) from None
         raise RunStopped(str(cause)) from None
-    print(f"Pipeline finished in {time.monotonic() - started:.0f} s; outputs in {output_dir}")
+    print(f"Pipeline finished in {time.monotonic() - started:.0f} s; outputs in {output_dir}; "
+          f"run record (config, package versions, data checksum): {record}")
     if args.stop_after is None:
         evaluation = local_runner.latest_evaluation(output_dir)
         if evaluation:
@@ -183,9 +218,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if min(args.users, args.items, args.ratings) < 1:
         raise UsageError("--users, --items and --ratings must be positive")
+    if args.items < 2 or args.ratings < args.users or args.seed < 0:
+        raise UsageError("--items must be at least 2, --ratings at least --users (each user rates an item) "
+                         "and --seed at least 0")
+    if args.output.is_dir():
+        raise UsageError(f"--output {args.output} is a directory; name the ratings file to write")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    summary = synthetic.generate_ratings(args.output, num_users=args.users, num_items=args.items,
-                                         num_ratings=args.ratings, seed=args.seed)
+    try:
+        summary = synthetic.generate_ratings(args.output, num_users=args.users, num_items=args.items,
+                                             num_ratings=args.ratings, seed=args.seed)
+    except (ValueError, MemoryError) as error:  # numpy: sizes beyond what an array or this memory holds
+        raise UsageError(f"--users {args.users} and --items {args.items} are too large to generate "
+                         f"({str(error) or type(error).__name__})") from None
     print(f"Wrote {summary['ratings']} ratings ({summary['users']} users, {summary['items']} items) to {args.output}")
     return 0
 
@@ -194,8 +238,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from sasrec import serving
 
     history = [item.strip() for item in args.history.split(",") if item.strip()]
-    titles = serving.load_titles(args.movies) if args.movies else {}
-    if args.server:
+    try:
+        titles = serving.load_titles(args.movies) if args.movies else {}
+    except UnicodeDecodeError as error:
+        raise UsageError(f"--movies {args.movies}: a .csv file must be UTF-8 ({error.reason} at byte "
+                         f"{error.start})") from None
+    if args.server is not None:  # `--server ""` too: an address error, not a local model
         from sasrec import serving_client
 
         results = serving_client.recommend_remote(args.server, history, protocol=args.protocol,
@@ -216,7 +264,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         evaluations = sorted((directory / "pipeline_root" / "RankingEvaluator" / "evaluation").glob("*"),
                              key=lambda p: int(p.name) if p.name.isdigit() else -1)
         directory = evaluations[-1] if evaluations else directory
-    print(f"Report: {report.regenerate(directory)}")
+    try:
+        path = report.regenerate(directory)
+    except (ValueError, KeyError, TypeError) as error:  # not UTF-8 or JSON, or not an evaluation's metrics
+        raise UsageError(f"{directory / report.METRICS_FILE} is not the metrics.json of an evaluation "
+                         f"({type(error).__name__}: {error})") from None
+    print(f"Report: {path}")
     return 0
 
 
@@ -228,7 +281,8 @@ def _user_errors():
     from sasrec.data.download import DatasetUnavailable
     from sasrec.serving_client import ServingError
 
-    return (UsageError, FormatError, FileNotFoundError, DatasetUnavailable, ServingError, *USER_ERRORS)
+    path_errors = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+    return (UsageError, FormatError, *path_errors, DatasetUnavailable, ServingError, *USER_ERRORS)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -237,10 +291,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return handlers[args.command](args)
     except _user_errors() as error:
-        print(f"sasrec {args.command}: error: {error}", file=sys.stderr)
+        print(f"sasrec {args.command}: error: {_one_line(str(error))}", file=sys.stderr)
         return 2
     except RunStopped as error:
-        print(f"sasrec {args.command}: stopped: {error}", file=sys.stderr)
+        print(f"sasrec {args.command}: stopped: {_one_line(str(error))}", file=sys.stderr)
         return 1
 
 

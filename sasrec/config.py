@@ -7,11 +7,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict
 
 LOSSES = ("bce", "sampled_softmax")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker_mirrored")
+_INT64_MAX = 2 ** 63 - 1  # integers become TensorFlow shapes, seeds and proto fields
+_INT_RANGES = {
+    "min_sequence_length": (3, _INT64_MAX),  # train, eval and test each need an item
+    "max_len": (1, _INT64_MAX), "num_blocks": (1, _INT64_MAX), "num_heads": (1, _INT64_MAX),
+    "hidden_dim": (1, _INT64_MAX), "num_negatives": (1, _INT64_MAX), "batch_size": (1, _INT64_MAX),
+    "epochs": (0, _INT64_MAX), "seed": (0, _INT64_MAX), "top_k": (1, _INT64_MAX),
+    "eval_negatives": (1, _INT64_MAX),
+}
+# (low, high, whether high is allowed); NaN fails every comparison, so it is refused too.
+_FLOAT_RANGES = {
+    "max_reject_fraction": (0.0, 1.0, True), "dropout": (0.0, 1.0, False), "l2_emb": (0.0, math.inf, False),
+    "learning_rate": (0.0, math.inf, False), "beta_1": (0.0, 1.0, False), "beta_2": (0.0, 1.0, False),
+    "bless_min_lift": (0.0, math.inf, False), "bless_max_regression": (0.0, 1.0, False),
+}
 
 
 def _setting(default: Any, help: str, **kwargs: Any) -> Any:
@@ -62,21 +77,20 @@ class SASRecConfig:
         0.05, "push only if full-ranking NDCG@10 is at most this much (relative) below the latest pushed model")
 
     def __post_init__(self) -> None:
-        positive = ("max_len", "num_blocks", "num_heads", "hidden_dim", "batch_size", "top_k", "num_negatives",
-                    "eval_negatives")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
-        if self.min_sequence_length < 3:
-            raise ValueError("min_sequence_length must be at least 3 (train, eval and test each need an item)")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0.0 <= self.max_reject_fraction <= 1.0:
-            raise ValueError(f"max_reject_fraction must be in [0, 1], got {self.max_reject_fraction}")
-        if self.bless_min_lift < 0 or not 0.0 <= self.bless_max_regression < 1.0:
-            raise ValueError("bless_min_lift must be >= 0 and bless_max_regression in [0, 1)")
+        for name, (low, high) in _INT_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        for name, (low, high, high_included) in _FLOAT_RANGES.items():
+            value = getattr(self, name)
+            inside = low <= value and (value <= high if high_included else value < high)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not inside:
+                bracket = "]" if high_included else ")"
+                raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+        if not math.isfinite(self.min_rating):
+            raise ValueError(f"min_rating must be a finite number, got {self.min_rating!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by num_heads ({self.num_heads})")
         if self.distribution not in DISTRIBUTIONS:

@@ -5,7 +5,8 @@
   never interacted with, drawn uniformly with a fixed seed.
 
 A scorer is any callable `(histories, candidates) -> scores` with `histories` a list of raw-ID lists
-and `candidates` a `[batch, n]` array of raw IDs; the pushed model's `score_items` signature and
+and `candidates` a `[batch, n]` array of raw IDs, or `[1, n]` shared by every row (full ranking
+passes the catalogue once); the pushed model's `score_items` signature and
 the popularity baseline are both scorers, so they are measured by the same code. Work is done in
 batches whose size shrinks as the catalogue grows, so no users-by-items matrix is ever whole.
 
@@ -78,8 +79,7 @@ def full_ranks(scorer: Scorer, cases: Sequence[EvalCase], catalogue: Sequence[st
     column = {item: i for i, item in enumerate(catalogue)}
     ranks = []
     for batch in _batches(cases, len(catalogue)):
-        candidates = np.broadcast_to(catalogue, (len(batch), len(catalogue)))
-        scores = np.asarray(scorer([c.history for c in batch], candidates), dtype=np.float64)
+        scores = np.asarray(scorer([c.history for c in batch], catalogue[np.newaxis, :]), dtype=np.float64)
         excluded = np.zeros(scores.shape, dtype=bool)
         for row, case in enumerate(batch):
             excluded[row, [column[i] for i in case.history if i in column]] = True
@@ -141,7 +141,7 @@ def popularity_scorer(train_histories: Iterable[Sequence[str]]) -> Scorer:
 
     def score(histories: List[List[str]], candidates: np.ndarray) -> np.ndarray:
         flat = np.array([counts.get(item, -1) for item in np.asarray(candidates).ravel()], dtype=np.float64)
-        return flat.reshape(np.shape(candidates))
+        return np.broadcast_to(flat.reshape(np.shape(candidates)), (len(histories), np.shape(candidates)[1]))
 
     return score
 

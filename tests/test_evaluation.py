@@ -34,7 +34,9 @@ def test_full_ranking_excludes_history_and_misses_unknown_targets():
     scores = {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0}
 
     def scorer(histories, candidates):
-        return np.vectorize(lambda item: scores.get(item, -1.0))(candidates).astype(float)
+        assert candidates.shape[0] == 1  # the catalogue, shared by the batch
+        row = np.vectorize(lambda item: scores.get(item, -1.0))(candidates).astype(float)
+        return np.broadcast_to(row, (len(histories), candidates.shape[1]))
 
     cases = [EvalCase("u1", ["a", "b"], "c", 3),   # a, b excluded: c is first
              EvalCase("u2", ["d"], "c", 2),        # a, b above: rank 3
@@ -48,8 +50,8 @@ def test_batches_stay_bounded(monkeypatch):
     widths = []
 
     def scorer(histories, candidates):
-        widths.append(candidates.shape)
-        return np.zeros(candidates.shape)
+        widths.append((len(histories), candidates.shape[1]))
+        return np.zeros((len(histories), candidates.shape[1]))
 
     cases = [EvalCase(str(u), ["i0"], "i1", 2) for u in range(7)]
     evaluation.full_ranks(scorer, cases, [f"i{k}" for k in range(5)])
@@ -126,10 +128,9 @@ def test_a_catalogue_of_100k_items_in_bounded_batches(monkeypatch):
     calls = []
 
     def scorer(histories, candidates):  # the higher the index, the better
-        calls.append(candidates.shape)
-        return np.tile(np.arange(candidates.shape[1], dtype=np.float64), (candidates.shape[0], 1)) \
-            if candidates.shape[1] == len(catalogue) else \
-            np.vectorize(position.get)(candidates).astype(np.float64)
+        calls.append((len(histories), candidates.shape[1]))
+        return np.broadcast_to(np.vectorize(position.get)(candidates).astype(np.float64),
+                               (len(histories), candidates.shape[1]))
 
     cases = [EvalCase(str(u), [f"item{99_999 - u}"], f"item{99_990 - u}", 2) for u in range(50)]
     ranks = evaluation.full_ranks(scorer, cases, catalogue)

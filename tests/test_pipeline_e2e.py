@@ -5,42 +5,15 @@ import json
 import numpy as np
 import pytest
 
+from conftest import E2E_NUM_ITEMS, E2E_TRAIN_ARGS
 from sasrec import cli, evaluation
 from sasrec.data import synthetic
 
 pytestmark = pytest.mark.slow
 
-NUM_ITEMS = 150
-TRAIN_ARGS = ["--epochs", "30", "--max-len", "50", "--top-k", "10"]
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    synthetic.generate_ratings(root / "ratings.dat", num_users=300, num_items=NUM_ITEMS, num_ratings=15000, seed=3)
-    assert cli.main(["run", "--ratings", str(root / "ratings.dat"), "--output-dir", str(root / "out"),
-                     *TRAIN_ARGS]) == 0
-    return root / "out"
-
-
-@pytest.fixture(scope="module")
-def pushed(run_dir):
-    versions = [p for p in (run_dir / "serving").iterdir()]
-    assert len(versions) == 1 and versions[0].name.isdigit()  # TF Serving's <base>/<integer version>/
-    return versions[0]
-
-
-@pytest.fixture(scope="module")
-def signatures(pushed):
-    import tensorflow as tf
-
-    return tf.saved_model.load(str(pushed)).signatures
-
-
-@pytest.fixture(scope="module")
-def vocabulary(run_dir):
-    path, = glob.glob(str(run_dir / "pipeline_root/Transform/transform_graph/*/transform_fn/assets/item_ids"))
-    return [line.rstrip("\n") for line in open(path)][1:]
+# The shared run (tests/conftest.py: the session fixtures run_dir, pushed, signatures, vocabulary).
+NUM_ITEMS = E2E_NUM_ITEMS
+TRAIN_ARGS = E2E_TRAIN_ARGS
 
 
 def _recommend(signatures, rows):
@@ -81,6 +54,13 @@ def test_signatures_and_their_contracts(signatures, vocabulary):
     values = scored["scores"].numpy()[0]
     assert np.isfinite(values).all() and values[1] == values[2] == np.finfo(np.float32).min
     assert values[0] > values[1] and values[3] > values[1]
+
+    # One row of candidates is shared by every history: the same as that row repeated.
+    histories = tf.constant([known, vocabulary[20:25], [""] * 5])
+    shared = signatures["score_items"](history=histories, candidates=tf.constant([vocabulary[:30]]))["scores"]
+    repeated = signatures["score_items"](history=histories, candidates=tf.constant([vocabulary[:30]] * 3))["scores"]
+    assert shared.shape == (3, 30)
+    np.testing.assert_array_equal(shared.numpy(), repeated.numpy())
 
     example = tf.train.Example(features=tf.train.Features(feature={
         "item_ids": tf.train.Feature(bytes_list=tf.train.BytesList(value=[k.encode() for k in known]))}))

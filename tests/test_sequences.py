@@ -7,6 +7,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts
 
 from components import ratings_example_gen, sequences
+from sasrec.data.formats import Rating
 
 # (user, item, rating, timestamp) in file order.
 RATINGS = [
@@ -24,9 +25,10 @@ def _write_ratings(uri):
     split_dir = os.path.join(uri, "Split-ratings")
     os.makedirs(split_dir)
     with tf.io.TFRecordWriter(os.path.join(split_dir, "data.gz"), options="GZIP") as writer:
-        for position, (user, item, rating, timestamp) in enumerate(RATINGS):
-            example = ratings_example_gen._to_example((user, item, float(rating), timestamp, position))
-            writer.write(example.SerializeToString())
+        ratings = [Rating(user, item, float(rating), timestamp, line) for line, (user, item, rating, timestamp)
+                   in enumerate(RATINGS, start=1)]
+        for example in ratings_example_gen.encode_examples(ratings, 0):
+            writer.write(example)
 
 
 def _run(tmp_path, beam_args=()):
@@ -96,3 +98,13 @@ def test_component_rejects_bad_settings():
     examples = channel.Channel(type=standard_artifacts.Examples)
     with pytest.raises(ValueError):
         sequences.UserSequences(examples=examples, min_rating=2, min_sequence_length=2, max_len=10)
+
+
+def test_ratings_are_encoded_as_examples_with_every_field():
+    ratings = [Rating("u1", "é", 4.5, 978300760, 7), Rating("u2", "i2", 1.0, -5, 9)]
+    decoded = [tf.train.Example.FromString(e).features.feature
+               for e in ratings_example_gen.encode_examples(ratings, 41)]
+    assert [(f["user_id"].bytes_list.value[0].decode(), f["item_id"].bytes_list.value[0].decode(),
+             f["rating"].float_list.value[0], f["timestamp"].int64_list.value[0], f["position"].int64_list.value[0])
+            for f in decoded] == [("u1", "é", 4.5, 978300760, 41), ("u2", "i2", 1.0, -5, 42)]
+    assert ratings_example_gen.encode_examples([], 0) == []

@@ -11,8 +11,11 @@ Formats (see `FORMATS`):
 
 A file is read as raw lines (`iter_lines`); `make_parser` builds a `LineParser` for the format (from the
 header line for the formats that have one) and `LineParser.parse` turns each line into a `Rating`, a
-`Reject` (a malformed line, with a short stable reason) or None (a blank line). Problems with the whole
-file (a header that lacks a named column, an empty file) raise `FormatError`.
+`Reject` (a malformed line, with a short stable reason) or None (a blank line: nothing or only whitespace).
+Lines end in LF or CRLF; the last needs neither. A UTF-8 BOM before line 1 is dropped by the UTF-8
+formats (ml-1m reads those bytes as latin-1 characters). Problems with the whole file (a header that lacks
+a named column, an empty file in a format with a header) raise `FormatError`; an empty file in ml-1m or
+ml-100k simply has no lines.
 
 IDs stay strings end to end ("007" is not 7). Ratings must be finite numbers but are not range-checked
 here, and timestamps must be integers within int64 (negative ones pass): the schema check downstream
@@ -111,13 +114,8 @@ def make_parser(
         delimiter = ","
         flags = "pass `--format csv` with the column names the file uses"
     else:
-        if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
-            raise ValueError(f"the csv delimiter must be one character other than a quote or newline, "
-                             f"got {delimiter!r}")
+        check_csv_options(columns, delimiter)
         wanted = (columns.user, columns.item, columns.rating, columns.timestamp)
-        if len(set(wanted)) != 4:
-            raise ValueError(f"the user, item, rating and timestamp columns must be four different "
-                             f"columns, got {wanted}")
         flags = "name the columns that hold them in the options for the csv format"
 
     names = _header_names(fmt, header, delimiter)
@@ -137,6 +135,18 @@ def make_parser(
     indices = tuple(names.index(name) for name in wanted)
     return LineParser(fmt, encoding="utf-8", separator=None, delimiter=delimiter,
                       indices=indices, num_fields=len(names), has_header=True)
+
+
+def check_csv_options(columns: ColumnNames, delimiter: str) -> None:
+    """Raises ValueError unless `columns` and `delimiter` can describe a ``csv`` ratings file."""
+    # csv.reader itself refuses a NUL delimiter, with a TypeError.
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"\x00":
+        raise ValueError(f"the csv delimiter must be one character other than a quote, a newline or NUL, "
+                         f"got {delimiter!r}")
+    wanted = (columns.user, columns.item, columns.rating, columns.timestamp)
+    if len(set(wanted)) != 4:
+        raise ValueError(f"the user, item, rating and timestamp columns must be four different "
+                         f"columns, got {wanted}")
 
 
 class LineParser:
