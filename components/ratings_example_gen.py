@@ -5,6 +5,11 @@ the metadata cache) works as for CsvExampleGen. Each example holds `user_id` and
 IDs stay strings), `rating` (float), `timestamp` (int64) and `position` (int64, the rating's
 0-based place in the input files: the tie-break for equal timestamps).
 
+What the schema check downstream (ExampleValidator against the curated schema) must see is written
+as it is, not dropped here: an empty user or item ID is a `user_id`/`item_id` feature with no value
+(reported as "Missing values"), and each extra column of a file with a header (`ml-latest`, `csv`) is
+a bytes feature named after it (`formats.extra_feature_names`; reported as "New column").
+
 Malformed lines never reach the examples. They are written with their file, line number and
 reason to `rejects.tsv` in the output artifact's directory, next to `ingestion_summary.json`; when
 they are more than `max_reject_fraction` of the lines the execution fails with a message that
@@ -134,7 +139,10 @@ def encode_examples(ratings: List[formats.Rating], first_position: int) -> List[
     """Serialized tf.Examples of `ratings`, `position` counting from `first_position`.
 
     Encoded in bulk by tfx_bsl's C++ encoder from an Arrow record batch: building tf.Example
-    protos one by one in Python was most of ExampleGen's time.
+    protos one by one in Python was most of ExampleGen's time. A missing ID (None) is an empty
+    list: the example has the feature with an empty bytes list (TFDV: "Missing values"). An extra
+    column is a bytes feature in the examples of the files that have it; in the batch's other
+    examples it is a null, a feature with no list at all, which TFDV counts as absent.
     """
     if not ratings:
         return []
@@ -143,14 +151,30 @@ def encode_examples(ratings: List[formats.Rating], first_position: int) -> List[
     def column(values, arrow_type) -> pa.ListArray:  # one value per example
         return pa.ListArray.from_arrays(offsets, pa.array(values, type=arrow_type))
 
-    batch = pa.RecordBatch.from_arrays([
-        column([r.user_id.encode("utf-8") for r in ratings], pa.binary()),
-        column([r.item_id.encode("utf-8") for r in ratings], pa.binary()),
+    def id_column(ids: List[Optional[str]]) -> pa.ListArray:  # one value, or none where the ID is missing
+        present = [i.encode("utf-8") for i in ids if i is not None]
+        if len(present) == len(ids):
+            return column(present, pa.binary())
+        ends = np.cumsum(np.fromiter((i is not None for i in ids), dtype=np.int32, count=len(ids)))
+        return pa.ListArray.from_arrays(pa.array(np.concatenate([[0], ends]).astype(np.int32)),
+                                        pa.array(present, type=pa.binary()))
+
+    arrays = [
+        id_column([r.user_id for r in ratings]),
+        id_column([r.item_id for r in ratings]),
         column(np.array([r.rating for r in ratings], dtype=np.float32), pa.float32()),
         column(np.array([r.timestamp for r in ratings], dtype=np.int64), pa.int64()),
         column(np.arange(first_position, first_position + len(ratings), dtype=np.int64), pa.int64()),
-    ], ["user_id", "item_id", "rating", "timestamp", "position"])
-    return example_coder.RecordBatchToExamplesEncoder().encode(batch)
+    ]
+    names = ["user_id", "item_id", "rating", "timestamp", "position"]
+    extra_names = list(dict.fromkeys(name for r in ratings for name, _ in r.extra))
+    if extra_names:
+        extras = [dict(r.extra) for r in ratings]
+        for name in extra_names:
+            arrays.append(pa.array([[e[name].encode("utf-8")] if name in e else None for e in extras],
+                                   type=pa.list_(pa.binary())))
+            names.append(name)
+    return example_coder.RecordBatchToExamplesEncoder().encode(pa.RecordBatch.from_arrays(arrays, names))
 
 
 def _write_rejects(rejects: List[Tuple[str, int, str, str]], path: str) -> None:

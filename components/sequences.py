@@ -14,7 +14,13 @@ oldest. `sequence_length` records the split's length before truncation. Each spl
 NUM_SHARDS files, users hashed to files and sorted within them: the same input gives the same bytes.
 
 The component refuses to run when its `anomalies` input (ExampleValidator's) reports anomalies:
-no training on data that broke the schema.
+no training on data that broke the schema. The message names each anomaly (feature, kind, TFDV's
+description) and the ExampleValidator output file that holds them.
+
+A rating without a user or item ID (an empty ID in the ratings file) never gets here under the
+curated schema: ExampleValidator reports it as missing values and the run stops first. Without an
+`anomalies` input, or with a schema that tolerates missing values, such a rating is dropped (it has
+no place in a sequence) and counted in the Beam counter `UserSequences/ratings_without_id`.
 """
 from __future__ import annotations
 
@@ -120,29 +126,56 @@ def to_example(record: Dict[str, Any]) -> tf.train.Example:
     }))
 
 
+_WITHOUT_ID = beam.metrics.Metrics.counter("UserSequences", "ratings_without_id")
+
+
 def _to_event(serialized: bytes, min_rating: float) -> Iterable[Tuple[str, Event]]:
     features = tf.train.Example.FromString(serialized).features.feature
     if features["rating"].float_list.value[0] < min_rating:
         return
-    yield (features["user_id"].bytes_list.value[0].decode("utf-8"),
+    # `in` first: reading a missing key of a proto map would add it. See the module docstring.
+    user = features["user_id"].bytes_list.value if "user_id" in features else ()
+    item = features["item_id"].bytes_list.value if "item_id" in features else ()
+    if not user or not item:
+        _WITHOUT_ID.inc()
+        return
+    yield (user[0].decode("utf-8"),
            (features["timestamp"].int64_list.value[0], features["position"].int64_list.value[0],
-            features["item_id"].bytes_list.value[0].decode("utf-8")))
+            item[0].decode("utf-8")))
+
+
+def _describe(info: anomalies_pb2.AnomalyInfo) -> str:
+    """`Kind [TFDV_TYPE, ...] (description)` of one AnomalyInfo."""
+    kinds = sorted({anomalies_pb2.AnomalyInfo.Type.Name(reason.type) for reason in info.reason})
+    kinds_text = f" [{', '.join(kinds)}]" if kinds else ""
+    return f"{info.short_description}{kinds_text} ({info.description})"
 
 
 def check_anomalies(anomalies_artifact: types.Artifact) -> None:
-    """Raises DataAnomaliesError naming each anomaly ExampleValidator recorded."""
-    found = []
+    """Raises DataAnomaliesError naming each anomaly ExampleValidator recorded, and its file.
+
+    The message reads, for example: "the ratings do not match the schema, so the run stops before
+    training: feature 'rating': Out-of-range values [FLOAT_TYPE_BIG_FLOAT] (Unexpectedly high
+    value: 9>5(upto six significant digits)). ExampleValidator's anomalies (an Anomalies proto):
+    <uri>/Split-ratings/SchemaDiff.pb; fix the ratings file, or pass a --schema that accepts ..."
+    """
+    found, files = [], []
     for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
         path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split), _ANOMALIES_FILE)
         anomalies = anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, "rb").read())
-        for feature, info in sorted(anomalies.anomaly_info.items()):
-            found.append(f"feature '{feature}': {info.short_description} ({info.description})")
+        split_found = [f"feature '{feature}': {_describe(info)}"
+                       for feature, info in sorted(anomalies.anomaly_info.items())]
         if anomalies.HasField("dataset_anomaly_info"):
-            found.append(f"dataset: {anomalies.dataset_anomaly_info.description}")
+            split_found.append(f"dataset: {_describe(anomalies.dataset_anomaly_info)}")
+        if split_found:
+            found += split_found
+            files.append(path)
     if found:
         raise DataAnomaliesError(
             "the ratings do not match the schema, so the run stops before training: "
-            + "; ".join(found) + f". Details: {anomalies_artifact.uri}")
+            + "; ".join(found) + f". ExampleValidator's anomalies (an Anomalies proto): {', '.join(files)}; "
+            "fix the ratings file, or pass a --schema that accepts these values (an expected extra column "
+            "must be listed in it)")
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):

@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
-from sasrec.data.formats import FORMATS, ColumnNames
+from sasrec.data.formats import FORMATS, ColumnNames, check_csv_options
 
 DEFAULT_PIPELINE_NAME = "sasrec"
 # Where kubeflow/Dockerfile puts the project's source in the image (its WORKDIR).
@@ -45,6 +46,8 @@ IMAGE_PROJECT_ROOT = "/pipeline"
 # The directory holding the project's top-level packages on this machine.
 LOCAL_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 TRAINER_ID = "Trainer"
+# Bounds of the int64 fields that numbers end up in (an accelerator count, an integer parameter).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class CompileError(ValueError):
@@ -53,6 +56,14 @@ class CompileError(ValueError):
 
 class SubmitError(ValueError):
     """A submit that cannot work (bad file, missing option, unknown parameter); the message says why."""
+
+
+def _positive_finite(value: Any) -> bool:
+    """Whether `value` is a number above 0 that a float holds (not NaN, not infinite, not huge)."""
+    try:
+        return value > 0 and math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,10 +82,11 @@ class Resources:
     def __post_init__(self) -> None:
         for name in ("cpu", "memory_gb"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise CompileError(f"{name} must be positive, got {value}")
-        if self.accelerator_type is not None and self.accelerator_count < 1:
-            raise CompileError(f"accelerator_count must be at least 1, got {self.accelerator_count}")
+            if value is not None and not _positive_finite(value):
+                raise CompileError(f"{name} must be positive and finite, got {value}")
+        if self.accelerator_type is not None and not 1 <= self.accelerator_count <= INT64_MAX:
+            raise CompileError(f"accelerator_count must be at least 1 (and fit in int64), "
+                               f"got {self.accelerator_count}")
 
     def is_empty(self) -> bool:
         return self.cpu is None and self.memory_gb is None and not self.accelerator_type
@@ -224,6 +236,9 @@ def load_pipeline_file(path: str) -> Dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise SubmitError(f"cannot read the pipeline file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise SubmitError(f"{path} is not a compiled pipeline: not UTF-8 text ({error.reason} at byte "
+                          f"{error.start})") from None
     try:
         if path.endswith((".yaml", ".yml")):
             import yaml
@@ -250,18 +265,35 @@ def pipeline_parameters(job: Mapping[str, Any]) -> Dict[str, str]:
             for name, body in definitions.items()}
 
 
+def _no_json_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _convert_parameter(name: str, text: str, kind: str) -> Any:
+    """The value of parameter `name` of type `kind`, as the pipeline service takes it (JSON: no NaN or
+    infinity; integers in int64)."""
     try:
         if kind in ("INT", "NUMBER_INTEGER"):
-            return int(text)
+            value = int(text)
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise SubmitError(f"parameter {name}: {text!r} is outside the range of a {kind} (int64)")
+            return value
         if kind in ("DOUBLE", "NUMBER_DOUBLE"):
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise SubmitError(f"parameter {name}: {text!r} is not a finite {kind}")
+            return value
         if kind == "BOOLEAN":
             if text.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(text)
             return text.lower() in ("true", "1")
         if kind in ("LIST", "STRUCT"):
-            return json.loads(text)
+            value = json.loads(text, parse_constant=_no_json_constant)
+            if not isinstance(value, list if kind == "LIST" else dict):
+                raise ValueError(text)
+            return value
+    except SubmitError:
+        raise
     except ValueError:
         raise SubmitError(f"parameter {name}: {text!r} is not a valid {kind}") from None
     return text
@@ -381,19 +413,34 @@ def _is_remote(path: str) -> bool:
     return "://" in path
 
 
-def _columns(text: str) -> ColumnNames:
+def _columns(text: str, ratings_format: str, delimiter: str) -> ColumnNames:
+    """The --columns of a csv file, checked with --delimiter as `sasrec run` checks them."""
     names = [name.strip() for name in text.split(",")]
     if len(names) != 4 or not all(names):
         raise CompileError("--columns needs four comma-separated names: user,item,rating,timestamp")
-    return ColumnNames(*names)
+    columns = ColumnNames(*names)
+    if ratings_format == "csv":
+        try:
+            check_csv_options(columns, delimiter)
+        except ValueError as error:
+            raise CompileError(f"--columns/--delimiter: {error}") from None
+    return columns
 
 
 def _resources_from_args(args: argparse.Namespace) -> Optional[Resources]:
-    if args.trainer_accelerator_count is not None and not args.trainer_accelerator:
-        raise CompileError("--trainer-accelerator-count needs --trainer-accelerator")
+    for flag, value in (("--trainer-cpu", args.trainer_cpu), ("--trainer-memory", args.trainer_memory)):
+        if value is not None and not _positive_finite(value):
+            raise CompileError(f"{flag} must be a positive finite number, got {value}")
+    count = args.trainer_accelerator_count
+    if count is not None:
+        if not args.trainer_accelerator:
+            raise CompileError("--trainer-accelerator-count needs --trainer-accelerator")
+        if not 1 <= count <= INT64_MAX:
+            raise CompileError(f"--trainer-accelerator-count must be at least 1 and at most {INT64_MAX}, "
+                               f"got {count}")
     resources = Resources(cpu=args.trainer_cpu, memory_gb=args.trainer_memory,
                           accelerator_type=args.trainer_accelerator,
-                          accelerator_count=args.trainer_accelerator_count or 1)
+                          accelerator_count=1 if count is None else count)
     return None if resources.is_empty() else resources
 
 
@@ -414,7 +461,7 @@ def _beam_args_from_args(args: argparse.Namespace) -> List[str]:
 def _compile_command(config_from_args: Callable[[argparse.Namespace], Any]):
     def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
         config = config_from_args(args)
-        columns = _columns(args.columns)
+        columns = _columns(args.columns, args.ratings_format, args.delimiter)
         beam_args = _beam_args_from_args(args)
         trainer_resources = _resources_from_args(args)
         for flag, value in (("--pipeline-root", args.pipeline_root), ("--ratings", args.ratings),

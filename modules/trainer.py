@@ -19,10 +19,10 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from modules import export, preprocessing
 from sasrec import provenance
 from sasrec.config import SASRecConfig
-from sasrec.model import SASRec, exclusion_mask, hit_rate_at_k, ndcg_at_k, rank_of_targets
+from sasrec.model import SASRec
 
 TRAINING_HISTORY_FILE = "training_history.json"
-SELECTION_METRIC = "eval_ndcg@10"
+SELECTION_METRIC = "val_ndcg@10"  # the eval split's full-ranking NDCG@10 (SASRec.test_step)
 
 
 def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
@@ -65,44 +65,17 @@ def _batched(dataset: tf.data.Dataset, batch_size: int, boundaries: List[int],
         drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-def evaluate_ranking(model: SASRec, dataset: tf.data.Dataset, ks=(1, 5, 10, 20)) -> Dict[str, float]:
-    """Full-ranking HR@K / NDCG@K of each sequence's last target, the history excluded."""
-    totals, count = {}, 0
-    for batch in dataset:
-        ranks = _ranks(model, batch[preprocessing.INPUTS], batch[preprocessing.TARGETS])
-        for k in ks:
-            for name, fn in (("hr", hit_rate_at_k), ("ndcg", ndcg_at_k)):
-                key = f"{name}@{k}"
-                totals[key] = totals.get(key, 0.0) + float(tf.reduce_sum(fn(ranks, k)))
-        count += int(tf.shape(ranks)[0])
-    return {key: value / max(count, 1) for key, value in totals.items()}
-
-
-@tf.function(reduce_retracing=True)
-def _ranks(model, input_ids, target_ids):
-    lengths = tf.reduce_sum(tf.cast(input_ids > 0, tf.int32), axis=1)
-    targets = tf.gather(target_ids, lengths - 1, batch_dims=1)
-    query = model.last_item_embedding(model(input_ids, training=False), input_ids)
-    scores = model.item_scores(query)
-    return rank_of_targets(scores, targets, exclusion_mask(input_ids, model.num_items + 2))
-
-
 class BestEpochByRanking(keras.callbacks.Callback):
-    """Logs eval ranking metrics each epoch and restores the weights of the best epoch at the end."""
+    """Keeps the weights of the epoch with the best validation NDCG@10 and restores them at the end."""
 
-    def __init__(self, eval_dataset: tf.data.Dataset):
+    def __init__(self):
         super().__init__()
-        self._eval_dataset = eval_dataset
         self.best_value, self.best_epoch, self._best_weights = -1.0, None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = evaluate_ranking(self.model, self._eval_dataset)
-        for key, value in metrics.items():
-            logs[f"eval_{key}"] = value
         if logs[SELECTION_METRIC] > self.best_value:
             self.best_value, self.best_epoch = logs[SELECTION_METRIC], epoch
             self._best_weights = self.model.get_weights()
-        print(f"epoch {epoch + 1}: eval HR@10 {metrics['hr@10']:.4f} NDCG@10 {metrics['ndcg@10']:.4f}")
 
     def on_train_end(self, logs=None):
         if self._best_weights is not None:
@@ -146,16 +119,14 @@ def run_fn(fn_args: FnArgs) -> None:
     train_size = len(lengths)
     boundaries = bucket_boundaries(lengths, config.batch_size)
     # Replicas fail on a ragged last batch; with several, each epoch trains on whole batches (the
-    # shuffled remainder differs from epoch to epoch).
+    # shuffled remainder differs from epoch to epoch) and validates on the whole batches of the eval
+    # split (the RankingEvaluator, which decides the push, always ranks every user).
     print(f"Training with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
     whole_batches = strategy.num_replicas_in_sync > 1
     train_batches = _batched(train.shuffle(max(train_size, 1), seed=config.seed, reshuffle_each_iteration=True),
                              config.batch_size, boundaries, drop_remainder=whole_batches)
-    eval_sequences = _dataset(fn_args.eval_files, tf_transform_output, config.max_len).cache()
-    # Ranking metrics (model selection) always see every eval sequence; the eval loss, computed
-    # by the replicas, uses whole batches when there are several.
-    eval_batches = _batched(eval_sequences, config.batch_size, boundaries)
-    eval_loss_batches = _batched(eval_sequences, config.batch_size, boundaries, drop_remainder=whole_batches)
+    eval_batches = _batched(_dataset(fn_args.eval_files, tf_transform_output, config.max_len).cache(),
+                            config.batch_size, boundaries, drop_remainder=whole_batches)
 
     with strategy.scope():
         model = SASRec(num_items=num_items, max_len=config.max_len, num_blocks=config.num_blocks,
@@ -164,10 +135,10 @@ def run_fn(fn_args: FnArgs) -> None:
                        seed=config.seed)
         model.compile(optimizer=keras.optimizers.Adam(
             learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2))
-    selection = BestEpochByRanking(eval_batches)
+    # The validation pass gives the loss and the eval split's ranking metrics (val_ndcg@10, ...).
+    selection = BestEpochByRanking()
     history = model.fit(
-        train_batches, validation_data=eval_loss_batches, epochs=config.epochs, verbose=2,
-        # The timer comes last so that an epoch's time includes the ranking evaluation.
+        train_batches, validation_data=eval_batches, epochs=config.epochs, verbose=2,
         callbacks=[selection, keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
                    EpochTimer()])
 

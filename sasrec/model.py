@@ -31,6 +31,7 @@ from sasrec.config import LOSSES  # ("bce", "sampled_softmax")
 _MAX_REPLICAS = 1 << 16  # replica IDs below this keep the stateless sampler's keys distinct
 
 PAD_ID = 0
+RANKING_CUTOFFS = (1, 5, 10, 20)  # the K of the HR@K / NDCG@K that `evaluate` reports
 
 # Logit given to a negative that must not count (it is in the row's history).
 _MASKED_LOGIT = -1e9
@@ -302,7 +303,9 @@ class SASRec(keras.Model):
     Negatives are drawn from `[1, num_items]` for every batch, away from the row's items (the union
     of its inputs and targets); see `sample_negatives`. The total loss adds the L2 regularisation of
     the item embeddings (`l2_emb * sum(table ** 2)`, as in the Keras-RS example); that total is
-    what `fit`/`evaluate` report as "loss". As in the paper, input item embeddings are scaled by
+    what `fit`/`evaluate` report as "loss". `evaluate` (and `fit`'s validation pass) also reports,
+    from the same forward pass, full-ranking HR@K / NDCG@K (K in `RANKING_CUTOFFS`) of each row's
+    last target, the row's inputs excluded. As in the paper, input item embeddings are scaled by
     `sqrt(hidden_dim)` before the position embeddings are added (scores use the unscaled table).
 
     Args:
@@ -391,6 +394,8 @@ class SASRec(keras.Model):
         ]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-8, name="final_norm")
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ranking_trackers = {f"{name}@{k}": keras.metrics.Mean(name=f"{name}@{k}")
+                                 for k in RANKING_CUTOFFS for name in ("hr", "ndcg")}
         # Negatives come from stateless draws keyed by (seed, draw counter, replica), so every batch
         # and epoch gets fresh ones, runs are reproducible, and replicas of a tf.distribute
         # strategy draw independently (tf.random.Generator mis-sizes draws across replicas).
@@ -512,8 +517,15 @@ class SASRec(keras.Model):
         item (not 0, not OOV); all other positions contribute nothing. Negatives are drawn fresh.
         """
         input_ids = tf.convert_to_tensor(input_ids)
+        return self.loss_from_sequence(self(input_ids, training=training), input_ids, target_ids)
+
+    @_no_autograph
+    def loss_from_sequence(self, sequence_embeddings: tf.Tensor, input_ids: tf.Tensor,
+                           target_ids: tf.Tensor) -> tf.Tensor:
+        """`compute_loss_from_batch` given the batch's sequence embeddings (`self(input_ids)`)."""
+        input_ids = tf.convert_to_tensor(input_ids)
         target_ids = tf.cast(tf.convert_to_tensor(target_ids), input_ids.dtype)
-        sequence = tf.cast(self(input_ids, training=training), tf.float32)
+        sequence = tf.cast(sequence_embeddings, tf.float32)
         weights = tf.cast(
             tf.logical_and(
                 tf.not_equal(input_ids, PAD_ID),
@@ -541,18 +553,27 @@ class SASRec(keras.Model):
 
         return tf.math.divide_no_nan(tf.reduce_sum(per_position * weights), tf.reduce_sum(weights))
 
-    def _total_loss(self, data: Any, training: bool) -> tf.Tensor:
-        if isinstance(data, (tuple, list)):
-            data = data[0]
-        loss = self.compute_loss_from_batch(data["input_ids"], data["target_ids"], training=training)
+    def _with_regularization(self, loss: tf.Tensor) -> tf.Tensor:
         if self.losses:
             loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.losses])
         return loss
 
     @_no_autograph
+    def rank_of_last_targets(self, sequence_embeddings: tf.Tensor, input_ids: tf.Tensor,
+                             target_ids: tf.Tensor) -> tf.Tensor:
+        """int32 `[B]`: full-ranking rank of each row's last target (the item after its last input)
+        among all items, the row's inputs excluded; see `rank_of_targets`."""
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(input_ids, PAD_ID), tf.int32), axis=1)
+        targets = tf.gather(target_ids, tf.maximum(lengths - 1, 0), batch_dims=1)
+        scores = self.item_scores(self.last_item_embedding(sequence_embeddings, input_ids))
+        return rank_of_targets(scores, targets, exclusion_mask(input_ids, self.num_items + 2))
+
+    @_no_autograph
     def train_step(self, data: Any) -> Dict[str, tf.Tensor]:
+        data = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
-            loss = self._total_loss(data, training=True)
+            loss = self._with_regularization(
+                self.compute_loss_from_batch(data["input_ids"], data["target_ids"], training=True))
             # Replicas' gradients are summed: scale as Keras' compiled losses do (a no-op on one device).
             scaled = loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
         self.optimizer.minimize(scaled, self.trainable_variables, tape=tape)
@@ -561,13 +582,23 @@ class SASRec(keras.Model):
 
     @_no_autograph
     def test_step(self, data: Any) -> Dict[str, tf.Tensor]:
-        loss = self._total_loss(data, training=False)
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        """The loss and, from the same forward pass, full-ranking HR@K / NDCG@K of each row's last
+        target (K in RANKING_CUTOFFS): one validation pass gives both."""
+        data = data[0] if isinstance(data, (tuple, list)) else data
+        input_ids = tf.convert_to_tensor(data["input_ids"])
+        target_ids = tf.cast(data["target_ids"], input_ids.dtype)
+        sequence = self(input_ids, training=False)
+        self.loss_tracker.update_state(
+            self._with_regularization(self.loss_from_sequence(sequence, input_ids, target_ids)))
+        ranks = self.rank_of_last_targets(sequence, input_ids, target_ids)
+        for k in RANKING_CUTOFFS:
+            self.ranking_trackers[f"hr@{k}"].update_state(hit_rate_at_k(ranks, k))
+            self.ranking_trackers[f"ndcg@{k}"].update_state(ndcg_at_k(ranks, k))
+        return {metric.name: metric.result() for metric in self.metrics}
 
     @property
     def metrics(self) -> list:
-        return [self.loss_tracker]
+        return [self.loss_tracker, *self.ranking_trackers.values()]
 
     # --- config --------------------------------------------------------------------------------
 

@@ -74,9 +74,9 @@ def _plot_losses(training: Dict, path: Path) -> None:
             ax.plot(epochs, history[key], marker=".", label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    if history.get("eval_ndcg@10"):
+    if history.get("val_ndcg@10"):
         twin = ax.twinx()
-        twin.plot(epochs, history["eval_ndcg@10"], color="tab:green", linestyle="--", label="eval NDCG@10")
+        twin.plot(epochs, history["val_ndcg@10"], color="tab:green", linestyle="--", label="eval NDCG@10")
         twin.set_ylabel("eval NDCG@10")
         twin.legend(loc="center right")
     ax.legend(loc="upper right")

@@ -105,7 +105,7 @@ def _metrics():
             "popularity": {"full": block(0.1), "sampled": block(0.2), "ndcg@10_by_length": by_length},
             "blessing": {"blessed": True, "reasons": ["because it is good"]},
             "training": {"best_epoch": 2, "history": {"loss": [1.0, 0.8], "val_loss": [1.1, 0.9],
-                                                      "eval_ndcg@10": [0.1, 0.2]}}}
+                                                      "val_ndcg@10": [0.1, 0.2]}}}
 
 
 def test_report_files_hold_the_metrics(tmp_path):

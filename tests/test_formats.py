@@ -134,13 +134,23 @@ def test_ml1m_rating_out_of_range_and_negative_timestamp_are_accepted(ml1m):
     (b"1::2::3::-9223372036854775809\n", "timestamp out of int64 range"),
     (b"1::2::3::1e30\n", "timestamp out of int64 range"),
     (b"1::2::3::" + b"9" * 5000 + b"\n", "timestamp out of int64 range"),
-    (b" ::2::3::4\n", "empty user id"),
-    (b"1::::3::4\n", "empty item id"),
+    (b" ::::3::4::5\n", "wrong field count: expected 4, got 5"),
+    (b" ::2::x::4\n", "non-numeric rating"),           # an empty ID and another problem: a reject
 ])
 def test_ml1m_rejects(ml1m, line, expected):
     result = ml1m.parse(5, line)
     assert reason(result) == expected
     assert result.line_number == 5
+
+
+@pytest.mark.parametrize("line, user, item", [
+    (b" ::2::3::4\n", None, "2"),
+    (b"1::::3::4\n", "1", None),
+    (b"\t::\xa0::3::4\n", None, None),
+])
+def test_ml1m_empty_ids_are_missing_values_not_rejects(ml1m, line, user, item):
+    """An empty ID is data for the schema check (a missing value), not a malformed line."""
+    assert ml1m.parse(5, line) == Rating(user, item, 3.0, 4, 5)
 
 
 def test_ml1m_integral_float_timestamp_and_int64_bounds(ml1m):
@@ -181,11 +191,15 @@ def test_ml100k_utf8_and_bom(ml100k):
     (b"196 242 3 881250949\n", "wrong field count: expected 4, got 1"),
     (b"196\t242\t3\n", "wrong field count: expected 4, got 3"),
     (b"\xff\xfe\t242\t3\t881250949\n", "bad encoding"),
-    (b"196\t\t3\t881250949\n", "empty item id"),
+    (b"196\t242\t3\t881250949\tnote\n", "wrong field count: expected 4, got 5"),  # no header: no extra column
     (b"196\t242\tx\t881250949\n", "non-numeric rating"),
 ])
 def test_ml100k_rejects(ml100k, line, expected):
     assert reason(ml100k.parse(2, line)) == expected
+
+
+def test_ml100k_empty_item_id_is_missing(ml100k):
+    assert ml100k.parse(2, b"196\t\t3\t881250949\n") == Rating("196", None, 3.0, 881250949, 2)
 
 
 def test_bad_encoding_reject_text_uses_replacement(ml100k):
@@ -213,14 +227,33 @@ def test_ml_latest_column_order_from_header():
 
 @pytest.mark.parametrize("line, expected", [
     (b"1,296,5.0\n", "wrong field count: expected 4, got 3"),
-    (b"1,296,5.0,1147880044,extra\n", "wrong field count: expected 4, got 5"),
+    (b"1,296,5.0,1147880044,extra\n", "wrong field count: expected 4, got 5"),  # a field the header lacks
     (b"1,296,\xff,1147880044\n", "bad encoding"),
     (b'1,"296,5.0,1147880044\n', "malformed csv"),
     (b"1,296,5.0,11478800.44\n", "non-integer timestamp"),
-    (b",296,5.0,1147880044\n", "empty user id"),
 ])
 def test_ml_latest_rejects(mllatest, line, expected):
     assert reason(mllatest.parse(3, line)) == expected
+
+
+def test_ml_latest_empty_user_id_is_missing(mllatest):
+    assert mllatest.parse(3, b",296,5.0,1147880044\n") == Rating(None, "296", 5.0, 1147880044, 3)
+
+
+def test_ml_latest_extra_column_is_carried_through():
+    """A column the header names beyond the four: an extra feature, for the schema check to report."""
+    parser = make_parser("ml-latest", header=b"userId,movieId,rating,timestamp,tag\n")
+    assert parser.extra_names == ("tag",)
+    assert parser.parse(2, b"1,296,5.0,1147880044, funny \n") == Rating(
+        "1", "296", 5.0, 1147880044, 2, (("tag", "funny"),))
+    assert reason(parser.parse(3, b"1,296,5.0,1147880044\n")) == "wrong field count: expected 5, got 4"
+
+
+@pytest.mark.parametrize("header", [b"userId,movieId,rating,tag\n", b"userId,movieId,timestamp,rating_2\n",
+                                    b"userid,movieId,rating,timestamp,tag\n"])
+def test_ml_latest_header_still_needs_its_four_columns(header):
+    with pytest.raises(FormatError, match="lacks the column"):
+        make_parser("ml-latest", header=header)
 
 
 # --- generic csv ------------------------------------------------------------------------------------
@@ -229,7 +262,30 @@ def test_ml_latest_rejects(mllatest, line, expected):
 def test_csv_defaults_extra_columns_and_quoted_field():
     parser = make_parser("csv", header=b"timestamp,user_id,note,item_id,rating\n")
     result = parser.parse(2, b'978300760,"Smith, J.","a ""quoted"" note",007,4\r\n')
-    assert result == Rating("Smith, J.", "007", 4.0, 978300760, 2)
+    assert result == Rating("Smith, J.", "007", 4.0, 978300760, 2, (("note", 'a "quoted" note'),))
+
+
+@pytest.mark.parametrize("header, names", [
+    (b"user_id,item_id,rating,timestamp,note\n", ("note",)),
+    (b"user_id,item_id,rating,timestamp,note,note\n", ("note", "note_2")),            # repeated
+    (b"user_id,item_id,rating,timestamp,my note,caf\xc3\xa9,a/b\n", ("my_note", "caf\xe9", "a_b")),  # sanitized
+    (b"user_id,item_id,rating,timestamp,,\n", ("column_5", "column_6")),              # unnamed
+    (b"user_id,item_id,rating,timestamp,position,rating_2,rating 2\n",                 # taken names
+     ("position_2", "rating_2", "rating_2_2")),
+])
+def test_csv_extra_column_feature_names(header, names):
+    parser = make_parser("csv", header=header)
+    assert parser.extra_names == names
+    values = [str(n) for n in range(len(names))]
+    result = parser.parse(2, b",".join([b"u", b"i", b"3", b"4", *(v.encode() for v in values)]) + b"\n")
+    assert result == Rating("u", "i", 3.0, 4, 2, tuple(zip(names, values)))
+
+
+def test_csv_extra_columns_with_custom_columns_keep_the_file_order():
+    columns = ColumnNames(user="who", item="what", rating="stars", timestamp="when")
+    parser = make_parser("csv", header=b"b;who;rating;what;stars;when;a\n", columns=columns, delimiter=";")
+    assert parser.extra_names == ("b", "rating_2", "a")
+    assert parser.parse(2, b"1;u;2;i;3;4;5\n").extra == (("b", "1"), ("rating_2", "2"), ("a", "5"))
 
 
 def test_csv_custom_columns_and_delimiter():
@@ -249,14 +305,21 @@ def test_csv_tab_delimiter():
     (b"1,2,abc,4\n", "non-numeric rating"),
     (b"1,2,NaN,4\n", "rating is not finite"),
     (b"1,2,3,yesterday\n", "non-integer timestamp"),
-    (b"1,,3,4\n", "empty item id"),
-    (b'"",2,3,4\n', "empty user id"),
+    (b"1,2,3,4,5\n", "wrong field count: expected 4, got 5"),
+    (b",,3,4,5\n", "wrong field count: expected 4, got 5"),
     (b"\xff\xfe,2,3,4\n", "bad encoding"),
     (b"1,2,3,4\x00\n", "malformed csv: NUL character"),
 ])
 def test_csv_rejects(line, expected):
     parser = make_parser("csv", header=b"user_id,item_id,rating,timestamp\n")
     assert reason(parser.parse(2, line)) == expected
+
+
+@pytest.mark.parametrize("line, user, item", [(b"1,,3,4\n", "1", None), (b'"",2,3,4\n', None, "2"),
+                                              (b' , ,3,4\n', None, None)])
+def test_csv_empty_ids_are_missing(line, user, item):
+    parser = make_parser("csv", header=b"user_id,item_id,rating,timestamp\n")
+    assert parser.parse(2, line) == Rating(user, item, 3.0, 4, 2)
 
 
 # --- parser object and line iteration ---------------------------------------------------------------
@@ -271,10 +334,11 @@ def test_parser_pickles(fmt, header):
     parser = make_parser(fmt, header=header)
     clone = pickle.loads(pickle.dumps(parser))
     assert isinstance(clone, LineParser)
-    assert clone == parser
+    assert clone == parser and hash(clone) == hash(parser)
     line = {"ml-1m": b"1::2::3::4\n", "ml-100k": b"1\t2\t3\t4\n",
             "ml-latest": b"1,2,3,4\n", "csv": b"x,1,2,3,4\n"}[fmt]
-    assert clone.parse(2, line) == parser.parse(2, line) == Rating("1", "2", 3.0, 4, 2)
+    extra = (("x", "x"),) if fmt == "csv" else ()
+    assert clone.parse(2, line) == parser.parse(2, line) == Rating("1", "2", 3.0, 4, 2, extra)
 
 
 def test_iter_lines_numbers_from_one_and_keeps_bytes():

@@ -377,3 +377,28 @@ def test_get_config_round_trip_and_weights():
 def test_constructor_validates_arguments(kwargs):
     with pytest.raises(ValueError):
         make_model(**kwargs)
+
+
+def test_evaluate_reports_ranking_of_each_rows_last_target():
+    model = make_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    rows = [[3, 4, 5], [7, 8], [9, 10, 11, 12], [2]]
+    ids = right_padded(rows, MAX_LEN)
+    last_targets = [6, 9, 3, 2]  # the last row's target is in its history: a miss
+    targets = ids.copy()
+    for r, (row, target) in enumerate(zip(rows, last_targets)):
+        targets[r, :len(row)] = row[1:] + [target]
+    metrics = model.evaluate(tf.data.Dataset.from_tensors({"input_ids": ids, "target_ids": targets}),
+                             return_dict=True, verbose=0)
+
+    scores = model.item_scores(model.last_item_embedding(model(ids), ids)).numpy()
+    ranks = []
+    for r, (row, target) in enumerate(zip(rows, last_targets)):
+        allowed = np.ones(VOCAB, bool)
+        allowed[[0, VOCAB - 1, *row]] = False
+        ranks.append(1 + np.sum(allowed & (scores[r] > scores[r, target])) if allowed[target] else np.inf)
+    ranks = np.array(ranks)
+    for k in (1, 5, 10, 20):
+        assert metrics[f"hr@{k}"] == pytest.approx(np.mean(ranks <= k))
+        assert metrics[f"ndcg@{k}"] == pytest.approx(np.mean(np.where(ranks <= k, 1 / np.log2(ranks + 1), 0.0)))
+    assert np.isfinite(metrics["loss"])

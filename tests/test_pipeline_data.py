@@ -53,16 +53,58 @@ def test_run_records_artifacts_and_second_run_is_cached(ratings, tmp_path):
     assert executions and all(e.last_known_state == metadata_store_pb2.Execution.CACHED for e in executions)
 
 
+def _assert_stopped_on_anomaly(output_dir, err, anomaly):
+    """The run stopped in one line that names `anomaly` and ExampleValidator's file, before any sequence."""
+    assert err.startswith("sasrec run: stopped: the ratings do not match the schema") and err.count("\n") == 1
+    assert "Traceback" not in err
+    assert anomaly in err, err
+    anomalies_file, = (output_dir / "pipeline_root").glob("ExampleValidator/anomalies/*/Split-ratings/SchemaDiff.pb")
+    assert f"ExampleValidator's anomalies (an Anomalies proto): {anomalies_file.resolve()};" in err
+    assert not list((output_dir / "pipeline_root").glob("UserSequences/sequences/*/Split-*"))
+    summary, = (output_dir / "pipeline_root").glob("RatingsExampleGen/examples/*/ingestion_summary.json")
+    return json.loads(summary.read_text())
+
+
 def test_anomaly_stops_the_run_before_sequences(ratings, tmp_path, capsys):
+    """A rating outside the schema's range."""
     bad = tmp_path / "ratings.dat"
     lines = ratings.read_text().splitlines()
     user, item, _, timestamp = lines[0].split("::")
     lines[0] = f"{user}::{item}::9::{timestamp}"
     bad.write_text("\n".join(lines) + "\n")
     assert _run(bad, tmp_path / "out") == 1
-    message = capsys.readouterr().err
-    assert "rating" in message and "schema" in message
-    assert not list((tmp_path / "out" / "pipeline_root").glob("UserSequences/sequences/*/Split-train"))
+    _assert_stopped_on_anomaly(tmp_path / "out", capsys.readouterr().err,
+                               "feature 'rating': Out-of-range values [FLOAT_TYPE_BIG_FLOAT] "
+                               "(Unexpectedly high value: 9>5")
+
+
+def test_empty_id_stops_the_run_before_sequences(ratings, tmp_path, capsys):
+    """An empty user ID is a missing value (not a malformed line) that the schema check reports."""
+    bad = tmp_path / "ratings.dat"
+    lines = ratings.read_text().splitlines()
+    _, item, rating, timestamp = lines[100].split("::")
+    lines[100] = f" ::{item}::{rating}::{timestamp}"
+    bad.write_text("\n".join(lines) + "\n")
+    assert _run(bad, tmp_path / "out") == 1
+    summary = _assert_stopped_on_anomaly(
+        tmp_path / "out", capsys.readouterr().err,
+        "feature 'user_id': Missing values [FEATURE_TYPE_LOW_NUMBER_VALUES] "
+        "(Some examples have fewer values than expected.)")
+    assert summary["ratings"] == 1500 and summary["rejected_lines"] == 0
+
+
+def test_new_column_stops_the_run_before_sequences(ratings, tmp_path, capsys):
+    """A column the schema does not list (here in an ml-latest file) is carried through and reported."""
+    bad = tmp_path / "ratings.csv"
+    rows = [line.split("::") for line in ratings.read_text().splitlines()]
+    tags = ["funny" if n == 7 else "" for n in range(len(rows))]
+    bad.write_text("userId,movieId,rating,tag,timestamp\n"
+                   + "".join(f"{u},{i},{r},{tag},{t}\n" for (u, i, r, t), tag in zip(rows, tags)))
+    assert _run(bad, tmp_path / "out", "--format", "ml-latest") == 1
+    summary = _assert_stopped_on_anomaly(
+        tmp_path / "out", capsys.readouterr().err,
+        "feature 'tag': New column [SCHEMA_NEW_COLUMN] (New column (column in data but not in schema))")
+    assert summary["ratings"] == 1500 and summary["rejected_lines"] == 0
 
 
 def test_malformed_lines_are_written_with_line_numbers(ratings, tmp_path, capsys):

@@ -6,9 +6,9 @@ through `cli.main(argv)`, with the pipeline, the Kubeflow compiler and the submi
 so no TensorFlow, TFX or Beam is imported and nothing runs or is sent.
 
 The numeric flags of `run` (and `compile-kubeflow`) are the fields of `SASRecConfig`; `VALID` below says
-which values each field accepts, as its help and its use in the pipeline imply. Bad values that
-`kubeflow/runner.py` accepts today are pinned in `test_known_gaps_in_kubeflow_runner` (strict xfail, so
-an entry must go when the check is added).
+which values each field accepts, as its help and its use in the pipeline imply. The bad values that
+`kubeflow/runner.py` once accepted (found by these properties) are each pinned in
+`test_kubeflow_runner_refuses_what_it_once_accepted`.
 """
 import contextlib
 import dataclasses
@@ -31,6 +31,7 @@ from kubeflow import runner
 from sasrec import cli
 from sasrec.config import SASRecConfig
 from sasrec.data import download
+from sasrec.data.formats import ColumnNames
 
 INT64_MAX = 2**63 - 1
 HEAVY = ("tensorflow", "tfx", "apache_beam", "kfp", "google.cloud.aiplatform")
@@ -401,8 +402,6 @@ def test_report_with_a_bad_directory(case, fakes, tmp_path, no_heavy_imports):
 def test_compile_resource_numbers(flag, text, fakes, no_heavy_imports):
     del fakes[:]
     value = parsed(text, float)
-    if value == math.inf:
-        return                  # pinned by test_known_gaps_in_kubeflow_runner
     result = main(compile_argv(f"{flag}={text}"))
     if value is not None and math.isfinite(value) and value > 0:
         assert result[0] == 0 and len(fakes) == 1
@@ -417,8 +416,6 @@ def test_compile_accelerator_count(text, accelerator, fakes, no_heavy_imports):
     del fakes[:]
     extra = ["--trainer-accelerator", "NVIDIA_L4"] if accelerator else []
     value = parsed(text, int)
-    if accelerator and value is not None and (value == 0 or value > INT64_MAX):
-        return                  # pinned by test_known_gaps_in_kubeflow_runner
     result = main(compile_argv(f"--trainer-accelerator-count={text}", *extra))
     if accelerator and value is not None and 1 <= value <= INT64_MAX:
         assert result[0] == 0 and len(fakes) == 1
@@ -439,7 +436,7 @@ def pipeline_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "directory", "not json", "empty", "a list", "no spec"])
+@pytest.mark.parametrize("case", ["missing", "directory", "not json", "not utf-8", "empty", "a list", "no spec"])
 def test_submit_with_a_bad_pipeline_file(case, fakes, tmp_path, no_heavy_imports):
     path = tmp_path / "pipeline.json"
     content = {"not json": b"{bad", "not utf-8": b"\xff\xfe{}", "empty": b"", "a list": b"[]",
@@ -460,9 +457,9 @@ def test_submit_with_a_bad_pipeline_file(case, fakes, tmp_path, no_heavy_imports
 def test_submit_parameter_numbers(parameter, text, fakes, pipeline_file, no_heavy_imports):
     del fakes[:]
     value = parsed(text, int if parameter == "epochs" else float)
-    if value is not None and (abs(value) > INT64_MAX if parameter == "epochs" else not math.isfinite(value)):
-        return                  # pinned by test_known_gaps_in_kubeflow_runner
-    valid = value is not None
+    # NUMBER_INTEGER: an int64; NUMBER_DOUBLE: a finite float (JSON has no NaN or infinity).
+    valid = value is not None and (-INT64_MAX - 1 <= value <= INT64_MAX if parameter == "epochs"
+                                   else math.isfinite(value))
     result = main(["submit", "--pipeline", str(pipeline_file), "--kfp-endpoint", "http://kfp",
                    "--parameter", f"{parameter}={text}"])
     if valid:
@@ -473,28 +470,24 @@ def test_submit_parameter_numbers(parameter, text, fakes, pipeline_file, no_heav
         assert fakes == []
 
 
-def _runner_gap(argv_tail, reason, raises=AssertionError):
-    return pytest.param(argv_tail, id=reason, marks=pytest.mark.xfail(
-        strict=True, raises=raises, reason=f"kubeflow/runner.py: {reason}"))
-
-
-# Found by these tests in kubeflow/runner.py (not this suite's to fix); strict xfail: delete once fixed.
-@pytest.mark.parametrize("argv", [
-    _runner_gap(compile_argv("--trainer-cpu=inf"), "compile accepts --trainer-cpu=inf"),
-    _runner_gap(compile_argv("--trainer-memory=inf"), "compile accepts --trainer-memory=inf"),
-    _runner_gap(compile_argv("--trainer-accelerator=NVIDIA_L4", "--trainer-accelerator-count=0"),
-                "compile turns --trainer-accelerator-count=0 into 1"),
-    _runner_gap(compile_argv("--trainer-accelerator=NVIDIA_L4", f"--trainer-accelerator-count={BEYOND_INT64}"),
-                "compile accepts an accelerator count beyond int64"),
-    _runner_gap(compile_argv("--format=csv", "--columns=a,a,b,c"), "compile accepts duplicate --columns"),
-    _runner_gap(compile_argv("--format=csv", "--delimiter=;;"), "compile accepts a two-character --delimiter"),
-    _runner_gap(["--parameter", "lr=nan"], "submit accepts a NaN NUMBER_DOUBLE parameter"),
-    _runner_gap(["--parameter", "lr=inf"], "submit accepts an infinite NUMBER_DOUBLE parameter"),
-    _runner_gap(["--parameter", f"epochs={10**30}"], "submit accepts a NUMBER_INTEGER beyond int64"),
-    _runner_gap(["not utf-8"], "submit: a pipeline file that is not UTF-8 raises UnicodeDecodeError",
-                raises=UnicodeDecodeError),
+# Found by these properties in kubeflow/runner.py, which accepted each of them (a strict xfail until fixed):
+# (command line tail, what the one-line error must name).
+@pytest.mark.parametrize("argv, named", [
+    pytest.param(compile_argv("--trainer-cpu=inf"), "--trainer-cpu", id="compile --trainer-cpu=inf"),
+    pytest.param(compile_argv("--trainer-memory=inf"), "--trainer-memory", id="compile --trainer-memory=inf"),
+    pytest.param(compile_argv("--trainer-accelerator=NVIDIA_L4", "--trainer-accelerator-count=0"),
+                 "--trainer-accelerator-count", id="compile --trainer-accelerator-count=0 (was made 1)"),
+    pytest.param(compile_argv("--trainer-accelerator=NVIDIA_L4", f"--trainer-accelerator-count={BEYOND_INT64}"),
+                 "--trainer-accelerator-count", id="compile accelerator count beyond int64"),
+    pytest.param(compile_argv("--format=csv", "--columns=a,a,b,c"), "--columns", id="compile duplicate --columns"),
+    pytest.param(compile_argv("--format=csv", "--delimiter=;;"), "--delimiter",
+                 id="compile two-character --delimiter"),
+    pytest.param(["--parameter", "lr=nan"], "parameter lr", id="submit NaN NUMBER_DOUBLE"),
+    pytest.param(["--parameter", "lr=inf"], "parameter lr", id="submit infinite NUMBER_DOUBLE"),
+    pytest.param(["--parameter", f"epochs={10**30}"], "parameter epochs", id="submit NUMBER_INTEGER beyond int64"),
+    pytest.param(["not utf-8"], "not UTF-8", id="submit pipeline file not UTF-8 (was UnicodeDecodeError)"),
 ])
-def test_known_gaps_in_kubeflow_runner(argv, fakes, pipeline_file, no_heavy_imports):
+def test_kubeflow_runner_refuses_what_it_once_accepted(argv, named, fakes, pipeline_file, no_heavy_imports):
     if argv[0] == "compile-kubeflow":
         command = argv
     else:
@@ -502,8 +495,22 @@ def test_known_gaps_in_kubeflow_runner(argv, fakes, pipeline_file, no_heavy_impo
             pipeline_file.write_bytes(b"\xff\xfe{}")
             argv = []
         command = ["submit", "--pipeline", str(pipeline_file), "--kfp-endpoint", "http://kfp", *argv]
-    assert_usage_error(main(command), command[0])
+    result = main(command)
+    assert_usage_error(result, command[0])
+    assert named in result[2], result[2]
     assert fakes == []
+
+
+def test_compile_csv_settings_as_run_checks_them(fakes, no_heavy_imports):
+    """The csv checks apply to --format csv only, as in `sasrec run`; a valid csv setting compiles."""
+    assert main(compile_argv("--format=csv", "--columns=u,i,r,t", "--delimiter=;"))[0] == 0
+    assert fakes[-1][1]["delimiter"] == ";" and fakes[-1][1]["columns"] == ColumnNames("u", "i", "r", "t")
+    assert main(compile_argv("--format=ml-1m", "--delimiter=;;"))[0] == 0
+
+
+def test_compile_accelerator_count_defaults_to_one(fakes, no_heavy_imports):
+    assert main(compile_argv("--trainer-accelerator=NVIDIA_L4"))[0] == 0
+    assert fakes[-1][1]["trainer_resources"].accelerator_count == 1
 
 
 # --- any command line: never a traceback ----------------------------------------------------------------------

@@ -14,7 +14,11 @@ What the parsers do, as documented in the module and tested here:
 * latin-1 (ml-1m) decodes every byte, so non-UTF-8 bytes in an ID are part of the ID; in the UTF-8
   formats they make the line a "bad encoding" reject;
 * IDs are stripped strings; ratings any finite float (negative and huge ones pass); timestamps
-  integers within int64 (negative ones pass, "978300760.0" and "1e3" are integers).
+  integers within int64 (negative ones pass, "978300760.0" and "1e3" are integers);
+* an empty (all-whitespace) user or item ID is not a reject: the record holds None for it (a missing
+  value, for the schema check downstream to report);
+* the header formats carry each extra column through as (feature name, stripped value) pairs in
+  `Rating.extra`, the name sanitized and made unique; the headerless formats have no extra columns.
 """
 import csv
 import io
@@ -40,8 +44,7 @@ from sasrec.data.formats import (
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BOM = b"\xef\xbb\xbf"
 # Every reason a Reject may give (the reason is short and stable: rejects.tsv shows it).
-REASONS = ("bad encoding", "malformed csv", "malformed csv: NUL character", "empty user id", "empty item id",
-           "non-numeric rating", "rating is not finite", "non-integer timestamp", "timestamp out of int64 range")
+REASONS = ("bad encoding", "malformed csv", "malformed csv: NUL character", "non-numeric rating", "rating is not finite", "non-integer timestamp", "timestamp out of int64 range")
 # Delimiters of the generic csv format in the mixed-file property: punctuation, so that the simple tokens
 # of the invalid lines never contain one. Arbitrary delimiters are covered by their own property below.
 CSV_DELIMITERS = (",", ";", "\t", "|", " ", ":", "#", "~", "^")
@@ -86,6 +89,10 @@ class Dialect:
                 columns.user, columns.item, columns.rating, columns.timestamp)
             self.positions = tuple(header_names.index(name) for name in wanted)
         self.num_fields = 4 if header_names is None else len(header_names)
+        # Feature names of the columns beyond the four, as the parser must name them.
+        extra_positions = [n for n in range(self.num_fields) if n not in self.positions]
+        self.extra_features = expected_feature_names(
+            [header_names[n] for n in extra_positions], extra_positions) if header_names else ()
 
     def __repr__(self):
         return f"Dialect({self.fmt!r}, delimiter={self.delimiter!r}, header={self.header_names!r})"
@@ -117,14 +124,35 @@ class Dialect:
         return (self.separator or self.delimiter).join(fields)
 
 
+def expected_feature_names(names, positions):
+    """The feature names of extra columns `names` (at 0-based `positions`) for the names these tests use:
+    a space becomes "_", an unnamed column is column_<N>, a name taken (by the ExampleGen's own
+    features or an earlier extra column) gets _2, _3, ..."""
+    taken, result = {"user_id", "item_id", "rating", "timestamp", "position"}, []
+    for name, position in zip(names, positions):
+        base = name.replace(" ", "_") if name else f"column_{position + 1}"
+        feature, suffix = base, 2
+        while feature in taken:
+            feature, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(feature)
+        result.append(feature)
+    return tuple(result)
+
+
+# Names of extra columns: plain, non-ASCII, to sanitize, unnamed, and names the ExampleGen's features take.
+EXTRA_NAMES = ["x", "note", "genre", "é", "a b", "", "rating", "position", "rating_2"]
+
+
 @st.composite
 def csv_dialects(draw, fmt):
     if fmt == "ml-latest":
-        names = list(draw(st.permutations(ML_LATEST_COLUMNS)))
+        extra = [name for name in draw(st.lists(st.sampled_from(EXTRA_NAMES), max_size=2))
+                 if name not in ML_LATEST_COLUMNS]
+        names = list(draw(st.permutations([*ML_LATEST_COLUMNS, *extra])))
         return Dialect(fmt, header_names=names)
     pool = ["user_id", "item_id", "rating", "timestamp", "who", "what", "stars", "when", "note", "Ünïcode name"]
     user, item, rating, timestamp = draw(st.permutations(pool).map(lambda p: p[:4]))
-    extra = [name for name in draw(st.lists(st.sampled_from(["x", "note", "genre", "é", "a b"]), max_size=3))
+    extra = [name for name in draw(st.lists(st.sampled_from(EXTRA_NAMES), max_size=3))
              if name not in (user, item, rating, timestamp)]     # extra columns may repeat among themselves
     names = draw(st.permutations([user, item, rating, timestamp, *extra]))
     delimiter = draw(st.sampled_from(CSV_DELIMITERS))
@@ -211,18 +239,26 @@ def timestamp_texts(draw):
     return draw(st.sampled_from(forms)), value
 
 
+def blank_ids(dialect):
+    """What an empty ID may look like in the dialect: nothing, or whitespace that is not a separator."""
+    return st.sampled_from(["", " ", "  "] + (["\xa0", "\t"] if dialect.fmt == "ml-1m" else []))
+
+
 @st.composite
 def valid_lines(draw, dialect):
-    """(line text, (user, item, rating, timestamp)) of a well-formed line."""
+    """(line text, (user, item, rating, timestamp), extra) of a well-formed line; an empty ID is None."""
     pad = paddings(dialect)
-    user, item = draw(ids(dialect)), draw(ids(dialect))
+    # None: the ID is empty, which is a missing value for the schema check, not a malformed line.
+    user, item = (draw(st.none() | ids(dialect) | ids(dialect) | ids(dialect)) for _ in range(2))
     rating_text, rating = draw(rating_texts())
     timestamp_text, timestamp = draw(timestamp_texts())
-    fields = [draw(pad) + user + draw(pad), draw(pad) + item + draw(pad),
+    fields = [draw(blank_ids(dialect)) if user is None else draw(pad) + user + draw(pad),
+              draw(blank_ids(dialect)) if item is None else draw(pad) + item + draw(pad),
               draw(pad) + rating_text + draw(pad), draw(pad) + timestamp_text + draw(pad)]
     filler = draw(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"),
                           max_size=5))
-    return dialect.write_row(dialect.row(*fields, filler=filler)), (user, item, rating, timestamp)
+    extra = tuple((name, filler.strip()) for name in dialect.extra_features)
+    return dialect.write_row(dialect.row(*fields, filler=filler)), (user, item, rating, timestamp), extra
 
 
 # --- invalid lines, one strategy per kind -------------------------------------------------------------
@@ -251,8 +287,7 @@ def simple_row(dialect, draw):
 @st.composite
 def invalid_lines(draw, dialect):
     """(kind, line bytes) of a line that must be a Reject."""
-    kinds = ["few_fields", "many_fields", "wrong_delimiter", "bad_rating", "bad_timestamp", "empty_id",
-             "huge_timestamp"]
+    kinds = ["few_fields", "many_fields", "wrong_delimiter", "bad_rating", "bad_timestamp", "huge_timestamp"]
     if dialect.encoding == "utf-8":
         kinds.append("bad_encoding")
     if not dialect.separator:
@@ -283,10 +318,6 @@ def invalid_lines(draw, dialect):
         text = dialect.write_row(fields)
     elif kind == "huge_timestamp":
         fields[t] = str(draw(st.one_of(st.integers(INT64_MAX + 1, 10**40), st.integers(-10**40, INT64_MIN - 1))))
-        text = dialect.write_row(fields)
-    elif kind == "empty_id":
-        blank = draw(st.sampled_from(["", " ", "  "] + (["\xa0", "\t"] if dialect.fmt == "ml-1m" else [])))
-        fields[draw(st.sampled_from([u, i]))] = blank
         text = dialect.write_row(fields)
     elif kind == "bad_encoding":
         fields[draw(st.sampled_from([u, i]))] = "@@BAD@@"
@@ -337,9 +368,9 @@ def ratings_files(draw, fmt):
     for kind, value in body:
         number = len(lines) + 1
         if kind == "valid":
-            text, (user, item, rating, timestamp) = value
+            text, (user, item, rating, timestamp), extra = value
             raw = text.encode(dialect.encoding)
-            records.append(Rating(user, item, rating, timestamp, number))
+            records.append(Rating(user, item, rating, timestamp, number, extra))
         elif kind == "invalid":
             rejects[number], raw = value
         else:
@@ -394,10 +425,10 @@ def test_each_kind_of_bad_line_is_rejected_alone(fmt, data):
                                             second[0].encode(dialect.encoding)]
     records, rejects, _ = parse_file(dialect, b"\n".join(lines))
     offset = 1 if header else 0
-    assert records == [Rating(*first[1], offset + 1), Rating(*second[1], offset + 3)]
+    assert records == [Rating(*first[1], offset + 1, first[2]), Rating(*second[1], offset + 3, second[2])]
     assert [r.line_number for r in rejects] == [offset + 2], (kind, rejects)
     expected_reason = {
-        "bad_encoding": "bad encoding", "empty_id": "empty ", "huge_timestamp": "timestamp out of int64 range",
+        "bad_encoding": "bad encoding", "huge_timestamp": "timestamp out of int64 range",
         "unbalanced_quote": "malformed csv", "text_after_quote": "malformed csv", "nul": "malformed csv",
         "few_fields": "wrong field count", "many_fields": "wrong field count", "wrong_delimiter": "wrong field count",
         "bad_timestamp": "", "bad_rating": "",
@@ -427,7 +458,8 @@ def test_any_line_is_a_rating_a_reject_or_blank(fmt, line, number):
     if is_blank(fmt, number, line + b"\n"):
         assert result is None                 # blank lines only
     elif isinstance(result, Rating):
-        assert result.user_id and result.item_id and result.user_id == result.user_id.strip()
+        for id_ in (result.user_id, result.item_id):    # None where the ID is empty (a missing value)
+            assert id_ is None or (id_ and id_ == id_.strip())
         assert math.isfinite(result.rating) and INT64_MIN <= result.timestamp <= INT64_MAX
         assert result.line_number == number
     else:

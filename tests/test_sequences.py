@@ -108,3 +108,61 @@ def test_ratings_are_encoded_as_examples_with_every_field():
              f["rating"].float_list.value[0], f["timestamp"].int64_list.value[0], f["position"].int64_list.value[0])
             for f in decoded] == [("u1", "é", 4.5, 978300760, 41), ("u2", "i2", 1.0, -5, 42)]
     assert ratings_example_gen.encode_examples([], 0) == []
+
+
+def test_missing_ids_and_extra_columns_are_encoded_for_the_schema_check():
+    """An empty ID is the feature with no value; an extra column a bytes feature, absent where a file lacks it."""
+    ratings = [Rating(None, "i1", 4.0, 1, 2), Rating("u2", None, 3.0, 2, 3, (("note", "x"), ("a_b", ""))),
+               Rating("u3", "i3", 2.0, 3, 4), Rating(None, None, 1.0, 4, 5, (("a_b", "y"),))]
+    decoded = [tf.train.Example.FromString(e).features.feature
+               for e in ratings_example_gen.encode_examples(ratings, 0)]
+    assert [(list(f["user_id"].bytes_list.value), list(f["item_id"].bytes_list.value)) for f in decoded] == [
+        ([], [b"i1"]), ([b"u2"], []), ([b"u3"], [b"i3"]), ([], [])]
+    # Where a file lacks the column: a feature with no kind of list at all, which TFDV counts as absent.
+    assert [{name: list(f[name].bytes_list.value) for name in ("note", "a_b")
+             if name in f and f[name].WhichOneof("kind")} for f in decoded] == [
+        {}, {"note": [b"x"], "a_b": [b""]}, {}, {"a_b": [b"y"]}]
+    assert [f["user_id"].WhichOneof("kind") for f in decoded] == ["bytes_list"] * 4
+    assert [f["position"].int64_list.value[0] for f in decoded] == [0, 1, 2, 3]
+
+
+def test_a_rating_without_an_id_is_never_an_event():
+    """The schema check stops the run first; without it (or under a lenient schema) such ratings are dropped."""
+    ratings = [Rating(None, "i1", 4.0, 1, 2), Rating("u2", None, 3.0, 2, 3), Rating("u3", "i3", 5.0, 3, 4)]
+    events = [event for serialized in ratings_example_gen.encode_examples(ratings, 0)
+              for event in sequences._to_event(serialized, 2.0)]
+    assert events == [("u3", (3, 2, "i3"))]
+
+
+def _anomalies_artifact(tmp_path, anomalies):
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.uri = str(tmp_path / "ExampleValidator" / "anomalies" / "5")
+    artifact.split_names = artifact_utils.encode_split_names(["ratings"])
+    split_dir = tmp_path / "ExampleValidator" / "anomalies" / "5" / "Split-ratings"
+    split_dir.mkdir(parents=True)
+    (split_dir / "SchemaDiff.pb").write_bytes(anomalies.SerializeToString())
+    return artifact, str(split_dir / "SchemaDiff.pb")
+
+
+def test_check_anomalies_names_the_feature_the_kind_and_the_file(tmp_path):
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info["note"]
+    info.short_description = "New column"
+    info.description = "New column (column in data but not in schema)"
+    info.reason.add(type=anomalies_pb2.AnomalyInfo.SCHEMA_NEW_COLUMN, short_description="New column")
+    artifact, path = _anomalies_artifact(tmp_path, anomalies)
+    with pytest.raises(sequences.DataAnomaliesError) as error:
+        sequences.check_anomalies(artifact)
+    message = str(error.value)
+    assert ("feature 'note': New column [SCHEMA_NEW_COLUMN] (New column (column in data but not in schema))"
+            in message)
+    assert path in message and "\n" not in message
+
+
+def test_check_anomalies_passes_without_anomalies(tmp_path):
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    artifact, _ = _anomalies_artifact(tmp_path, anomalies_pb2.Anomalies())
+    sequences.check_anomalies(artifact)

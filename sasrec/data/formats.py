@@ -3,11 +3,11 @@
 Formats (see `FORMATS`):
 
 * ``ml-1m``: MovieLens 1M ``ratings.dat``, ``UserID::MovieID::Rating::Timestamp``, latin-1, no header.
-* ``ml-latest``: MovieLens latest/20M/25M ``ratings.csv``, header ``userId,movieId,rating,timestamp``,
-  utf-8, comma-separated.
+* ``ml-latest``: MovieLens latest/20M/25M ``ratings.csv``, header naming ``userId``, ``movieId``, ``rating``
+  and ``timestamp`` (in any order), utf-8, comma-separated.
 * ``ml-100k``: MovieLens 100K ``u.data``, tab-separated ``user item rating timestamp``, utf-8, no header.
 * ``csv``: any CSV file with a header row that names the user, item, rating and timestamp columns
-  (`ColumnNames`); extra columns are allowed; utf-8; configurable delimiter.
+  (`ColumnNames`); utf-8; configurable delimiter.
 
 A file is read as raw lines (`iter_lines`); `make_parser` builds a `LineParser` for the format (from the
 header line for the formats that have one) and `LineParser.parse` turns each line into a `Rating`, a
@@ -20,6 +20,20 @@ ml-100k simply has no lines.
 IDs stay strings end to end ("007" is not 7). Ratings must be finite numbers but are not range-checked
 here, and timestamps must be integers within int64 (negative ones pass): the schema check downstream
 judges the values. Standard library only: this module is imported on the CLI's fast paths.
+
+What is a malformed line (a `Reject`, counted against the run's reject limit) and what is data for the
+schema check to judge (a `Rating`, whose problems ExampleValidator reports as anomalies):
+
+* An empty (or all-whitespace) user or item ID is not a malformed line: the `Rating` holds None for
+  that ID, which the ExampleGen writes as a feature with no value, and the curated schema's
+  ``value_count { min: 1 }`` reports it ("Missing values"). A line with an empty ID *and* another
+  problem is a reject for the other problem.
+* Columns beyond the four (header formats only): each one the header names is carried through in
+  `Rating.extra` as ``(feature name, value)`` pairs, the feature named after the header by
+  `extra_feature_names`, so that the schema check reports it as a column the schema does not list
+  ("New column"). A file whose extra columns are expected needs a schema that lists them.
+* The headerless formats (``ml-1m``, ``ml-100k``) have no names for an extra field, so a line with more
+  (or fewer) than four fields stays a malformed line: "wrong field count".
 """
 from __future__ import annotations
 
@@ -41,6 +55,9 @@ _INT64_MAX = 2**63 - 1
 _MAX_REJECT_TEXT = 200
 _UTF8_BOM = b"\xef\xbb\xbf"
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+# The features the ExampleGen writes for every rating: an extra column may not take one of these names.
+RESERVED_FEATURES = ("user_id", "item_id", "rating", "timestamp", "position")
+_NOT_IN_FEATURE_NAME = re.compile(r"[^\w.-]")
 
 
 @dataclass(frozen=True)
@@ -55,13 +72,19 @@ class ColumnNames:
 
 @dataclass(frozen=True)
 class Rating:
-    """One well-formed line: IDs as strings, the rating as a finite float, the timestamp in int64."""
+    """One well-formed line: IDs as strings, the rating as a finite float, the timestamp in int64.
 
-    user_id: str
-    item_id: str
+    An ID is None where the line's field is empty (the schema check reports it as a missing value).
+    `extra` holds the line's columns beyond the four, as ``(feature name, stripped value)`` pairs in
+    the header's order (header formats only; empty for the others).
+    """
+
+    user_id: Optional[str]
+    item_id: Optional[str]
     rating: float
     timestamp: int
     line_number: int
+    extra: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,8 +156,29 @@ def make_parser(
             f"{', '.join(repr(n) for n in doubled)} more than once; rename the duplicates so each "
             f"column the parser reads is named once.")
     indices = tuple(names.index(name) for name in wanted)
+    extra_indices = tuple(index for index in range(len(names)) if index not in indices)
     return LineParser(fmt, encoding="utf-8", separator=None, delimiter=delimiter,
-                      indices=indices, num_fields=len(names), has_header=True)
+                      indices=indices, num_fields=len(names), has_header=True,
+                      extra_names=extra_feature_names([names[index] for index in extra_indices],
+                                                      [index + 1 for index in extra_indices]),
+                      extra_indices=extra_indices)
+
+
+def extra_feature_names(header_names: Sequence[str], columns: Sequence[int]) -> Tuple[str, ...]:
+    """Feature names for extra columns: the header's name, with each character other than a letter,
+    digit, ``_``, ``.`` or ``-`` replaced by ``_``; ``column_<N>`` (`columns`: 1-based positions) for an
+    unnamed column; ``_2``, ``_3``, ... appended to a name already taken (by an earlier extra column or
+    by one of `RESERVED_FEATURES`, which the ExampleGen writes itself)."""
+    taken = set(RESERVED_FEATURES)
+    result = []
+    for name, column in zip(header_names, columns):
+        base = _NOT_IN_FEATURE_NAME.sub("_", name) if name else f"column_{column}"
+        feature, suffix = base, 2
+        while feature in taken:
+            feature, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(feature)
+        result.append(feature)
+    return tuple(result)
 
 
 def check_csv_options(columns: ColumnNames, delimiter: str) -> None:
@@ -156,7 +200,10 @@ class LineParser:
     """
 
     def __init__(self, fmt: str, encoding: str, separator: Optional[str], delimiter: Optional[str],
-                 indices: Tuple[int, int, int, int], num_fields: int, has_header: bool) -> None:
+                 indices: Tuple[int, int, int, int], num_fields: int, has_header: bool,
+                 extra_names: Tuple[str, ...] = (), extra_indices: Tuple[int, ...] = ()) -> None:
+        if len(extra_names) != len(extra_indices):
+            raise ValueError("extra_names and extra_indices must have the same length")
         self.fmt = fmt
         self.encoding = encoding
         self.separator = separator      # str.split separator (ml-1m, ml-100k), or None for csv formats
@@ -164,10 +211,12 @@ class LineParser:
         self.indices = indices          # field positions of user, item, rating, timestamp
         self.num_fields = num_fields
         self.has_header = has_header
+        self.extra_names = tuple(extra_names)      # feature names of the other columns (header formats)
+        self.extra_indices = tuple(extra_indices)  # and their field positions
 
     def __repr__(self) -> str:
         return (f"LineParser(fmt={self.fmt!r}, num_fields={self.num_fields}, indices={self.indices}, "
-                f"delimiter={self.delimiter!r})")
+                f"delimiter={self.delimiter!r}, extra_names={self.extra_names})")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LineParser) and vars(self) == vars(other)
@@ -178,7 +227,8 @@ class LineParser:
     def parse(self, line_number: int, raw: bytes) -> Union[Rating, Reject, None]:
         """Parses physical line `line_number` (1-based) of the file; `raw` may keep its newline.
 
-        Returns None for blank lines and, in header formats, for line 1 (the header itself).
+        Returns None for blank lines and, in header formats, for line 1 (the header itself). An empty
+        ID is None in the `Rating` (see the module docstring), not a reject.
         """
         if raw.endswith(b"\n"):
             raw = raw[:-1]
@@ -215,12 +265,8 @@ class LineParser:
                 line_number, f"wrong field count: expected {self.num_fields}, got {len(fields)}", raw)
 
         u, i, r, t = self.indices
-        user_id = fields[u].strip()
-        if not user_id:
-            return self._reject(line_number, "empty user id", raw)
-        item_id = fields[i].strip()
-        if not item_id:
-            return self._reject(line_number, "empty item id", raw)
+        user_id = fields[u].strip() or None      # empty: a missing value for the schema check
+        item_id = fields[i].strip() or None
 
         rating_text = fields[r].strip()
         try:
@@ -235,6 +281,9 @@ class LineParser:
         timestamp = _parse_timestamp(fields[t].strip())
         if isinstance(timestamp, str):
             return self._reject(line_number, timestamp, raw)
+        if self.extra_indices:
+            extra = tuple(zip(self.extra_names, (fields[index].strip() for index in self.extra_indices)))
+            return Rating(user_id, item_id, rating, timestamp, line_number, extra)
         return Rating(user_id, item_id, rating, timestamp, line_number)
 
     def _reject(self, line_number: int, reason: str, raw: bytes) -> Reject:
