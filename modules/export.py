@@ -76,7 +76,7 @@ class ServingModule(tf.Module):
 
     def _scores(self, item_history: tf.Tensor) -> tf.Tensor:
         """[batch, vocab] scores of every index; popularity for rows with an empty history."""
-        query = self.model.last_item_embedding(self.model(item_history, training=False), item_history)
+        query = self.model.last_item_query(item_history)
         scores = self.model.item_scores(query)
         empty = tf.reduce_all(item_history == 0, axis=1, keepdims=True)
         return tf.where(empty, self.popularity[tf.newaxis, :], scores)

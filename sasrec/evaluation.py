@@ -8,7 +8,8 @@ A scorer is any callable `(histories, candidates) -> scores` with `histories` a 
 and `candidates` a `[batch, n]` array of raw IDs, or `[1, n]` shared by every row (full ranking
 passes the catalogue once); the pushed model's `score_items` signature and
 the popularity baseline are both scorers, so they are measured by the same code. Work is done in
-batches whose size shrinks as the catalogue grows, so no users-by-items matrix is ever whole.
+batches of at most MAX_ROWS_PER_BATCH users, fewer as the catalogue grows, so neither a
+users-by-items matrix nor the model's activations for every user are ever whole.
 
 Ranks are 1-based and pessimistic on ties: a candidate scoring the same as the target counts as
 ranked above it, so a model that scores everything alike gets the worst rank, not the best. A
@@ -26,6 +27,9 @@ KS = (1, 5, 10, 20)
 LENGTH_BUCKETS = ((3, 5), (6, 10), (11, 20), (21, 50), (51, 200), (201, None))
 # Upper bound on candidates scored per call: batch size x catalogue size.
 MAX_SCORES_PER_BATCH = 1 << 21
+# Upper bound on histories per call: a transformer's activations grow with rows x length^2
+# (6,040 rows of 200 items would need gigabytes for the attention weights alone).
+MAX_ROWS_PER_BATCH = 256
 
 Scorer = Callable[[List[List[str]], np.ndarray], np.ndarray]
 
@@ -68,7 +72,7 @@ def ranks_of_targets(scores: np.ndarray, target_columns: np.ndarray, excluded: n
 
 
 def _batches(cases: Sequence[EvalCase], candidates_per_row: int) -> Iterable[Sequence[EvalCase]]:
-    size = max(1, MAX_SCORES_PER_BATCH // max(candidates_per_row, 1))
+    size = max(1, min(MAX_ROWS_PER_BATCH, MAX_SCORES_PER_BATCH // max(candidates_per_row, 1)))
     for start in range(0, len(cases), size):
         yield cases[start:start + size]
 

@@ -139,3 +139,15 @@ def test_a_catalogue_of_100k_items_in_bounded_batches(monkeypatch):
     assert all(rows * cols <= evaluation.MAX_SCORES_PER_BATCH for rows, cols in calls)
     assert max(rows for rows, _ in calls) < len(cases)
     assert evaluation.sampled_ranks(scorer, cases, catalogue, 100, seed=0).shape == (50,)
+
+
+def test_histories_per_call_stay_bounded_when_candidates_are_few():
+    rows = []
+
+    def scorer(histories, candidates):
+        rows.append(len(histories))
+        return np.zeros((len(histories), candidates.shape[1]))
+
+    cases = [EvalCase(str(u), ["i0"], "i1", 2) for u in range(1000)]
+    evaluation.sampled_ranks(scorer, cases, [f"i{k}" for k in range(200)], 100, seed=0)
+    assert max(rows) == evaluation.MAX_ROWS_PER_BATCH and sum(rows) == 1000

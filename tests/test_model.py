@@ -402,3 +402,13 @@ def test_evaluate_reports_ranking_of_each_rows_last_target():
         assert metrics[f"hr@{k}"] == pytest.approx(np.mean(ranks <= k))
         assert metrics[f"ndcg@{k}"] == pytest.approx(np.mean(np.where(ranks <= k, 1 / np.log2(ranks + 1), 0.0)))
     assert np.isfinite(metrics["loss"])
+
+
+@pytest.mark.parametrize("num_blocks", [1, 3])
+def test_last_item_query_equals_the_full_forward_pass_at_the_last_item(num_blocks):
+    model = make_model(num_blocks=num_blocks)
+    rows = [[3, 4, 5], [7], [9, 10, 11, 12, 13, 14], [], [2, 2, 2, 2]]
+    ids = right_padded(rows, 8)
+    full = model.last_item_embedding(model(ids, training=False), ids).numpy()
+    np.testing.assert_allclose(model.last_item_query(ids).numpy(), full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(full[3], 0.0)  # an empty row: zeros

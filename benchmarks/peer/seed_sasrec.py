@@ -16,6 +16,8 @@ class, `compile` and `fit` are the notebook's code, kept as it is, with its quir
 - `_get_last_non_padding_token` counts the padding positions instead of the real ones, so the
   model's own `predictions` (used only in the validation pass here) read a padding position;
 - MIN_SEQUENCE_LENGTH is defined in the seed but never applied (see the adaptations).
+- the item embeddings declare an L2 regulariser (1e-3), but the model's `compute_loss` override
+  returns the BCE alone, so Keras never adds the regularisation loss: the seed trains without it.
 
 Hyper-parameters are the seed's (max length 200, min rating 2, batch 128, 10 epochs, Adam lr 1e-3
 beta_2 0.98, 2 layers, 1 head, hidden 50, dropout 0.2); each can be overridden by a flag.
