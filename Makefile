@@ -25,7 +25,7 @@ test-fast:
 run:
 	$(BIN)/sasrec run --output-dir output
 
-# Training, serving and whole-pipeline figures beside the seed's implementation (about 30 min);
+# Training, serving and whole-pipeline figures beside the seed's implementation (about 15 min);
 # writes benchmarks/results.json and the tables in benchmarks/README.md.
 benchmark:
 	benchmarks/peer/setup.sh

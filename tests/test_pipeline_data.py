@@ -65,13 +65,18 @@ def _assert_stopped_on_anomaly(output_dir, err, anomaly):
     return json.loads(summary.read_text())
 
 
-def test_anomaly_stops_the_run_before_sequences(ratings, tmp_path, capsys):
-    """A rating outside the schema's range."""
+def _with_line_changed(ratings, tmp_path, index, change):
+    """A copy of `ratings` whose line `index` (its fields) is replaced by `change(fields)`."""
     bad = tmp_path / "ratings.dat"
     lines = ratings.read_text().splitlines()
-    user, item, _, timestamp = lines[0].split("::")
-    lines[0] = f"{user}::{item}::9::{timestamp}"
+    lines[index] = change(lines[index].split("::"))
     bad.write_text("\n".join(lines) + "\n")
+    return bad
+
+
+def test_anomaly_stops_the_run_before_sequences(ratings, tmp_path, capsys):
+    """A rating outside the schema's range."""
+    bad = _with_line_changed(ratings, tmp_path, 0, lambda f: f"{f[0]}::{f[1]}::9::{f[3]}")
     assert _run(bad, tmp_path / "out") == 1
     _assert_stopped_on_anomaly(tmp_path / "out", capsys.readouterr().err,
                                "feature 'rating': Out-of-range values [FLOAT_TYPE_BIG_FLOAT] "
@@ -80,11 +85,7 @@ def test_anomaly_stops_the_run_before_sequences(ratings, tmp_path, capsys):
 
 def test_empty_id_stops_the_run_before_sequences(ratings, tmp_path, capsys):
     """An empty user ID is a missing value (not a malformed line) that the schema check reports."""
-    bad = tmp_path / "ratings.dat"
-    lines = ratings.read_text().splitlines()
-    _, item, rating, timestamp = lines[100].split("::")
-    lines[100] = f" ::{item}::{rating}::{timestamp}"
-    bad.write_text("\n".join(lines) + "\n")
+    bad = _with_line_changed(ratings, tmp_path, 100, lambda f: f" ::{f[1]}::{f[2]}::{f[3]}")
     assert _run(bad, tmp_path / "out") == 1
     summary = _assert_stopped_on_anomaly(
         tmp_path / "out", capsys.readouterr().err,
