@@ -45,6 +45,15 @@ def _pushed_versions(serving_dir: Path) -> set:
     return {p.name for p in serving_dir.glob("*") if p.name.isdigit()} if serving_dir.is_dir() else set()
 
 
+def _mark_interrupted(runs_dir: Path) -> None:
+    """Records still "running" when the lock is free belong to runs that died (e.g. SIGKILL)."""
+    for path in runs_dir.glob("*.json"):
+        record = json.loads(path.read_text())
+        if record.get("status") == "running":
+            record["status"] = "interrupted"
+            _write_json_atomically(path, record)
+
+
 def _write_json_atomically(path: Path, record: dict) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(record, indent=2, default=str))
@@ -76,6 +85,7 @@ def run(output_dir: Path, ratings_path: str, ratings_format: str, config: SASRec
     with exclusive(output_dir):
         paths["pipeline_root"].mkdir(parents=True, exist_ok=True)
         paths["runs"].mkdir(exist_ok=True)
+        _mark_interrupted(paths["runs"])
         started = _now()
         record_path = paths["runs"] / f"{started.replace(':', '')[:17]}-{os.getpid()}.json"
         record = {"status": "running", "started": started, "command": sys.argv,

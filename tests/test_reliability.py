@@ -159,6 +159,14 @@ def test_second_run_on_a_busy_output_dir_is_refused(tmp_path, capsys):
         pass
 
 
+def _held(output_dir):
+    try:
+        run_lock.check_free(output_dir)
+    except run_lock.RunInProgressError:
+        return True
+    return False
+
+
 def _wait_for(predicate, process, timeout):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -173,8 +181,7 @@ def test_killed_run_refuses_company_while_alive_and_reruns_to_completion(ratings
     first = subprocess.Popen(sasrec + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
     try:
-        lock = tmp_path / run_lock.LOCK_FILE
-        _wait_for(lambda: lock.exists() and lock.read_text().startswith("pid"), first, 120)
+        _wait_for(lambda: _held(tmp_path), first, 120)
         second = subprocess.run(sasrec + argv, capture_output=True, text=True, timeout=300)
         assert second.returncode == 2
         assert f"another sasrec run (pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
@@ -192,5 +199,5 @@ def test_killed_run_refuses_company_while_alive_and_reruns_to_completion(ratings
     assert states["Trainer"] == "COMPLETE"
     assert len(_versions(tmp_path / "serving")) == 1
     records = _run_records(tmp_path)
-    assert [r["status"] for r in records] == ["running", "succeeded"]  # the killed run never finished
+    assert [r["status"] for r in records] == ["interrupted", "succeeded"]  # the killed run never finished
     _assert_metadata_intact(tmp_path)
