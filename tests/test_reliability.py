@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 # Learnable in seconds: the model beats popularity, so a completed run pushes.
 TINY_MODEL = ["--epochs", "30", "--max-len", "50", "--top-k", "10"]
-# Loss values of two runs with the same seed on CPU; measured equal, the tolerance allows for
-# thread scheduling in reductions.
+# Loss values of two runs with the same seed on CPU; the tolerance allows for thread scheduling in
+# reductions.
 LOSS_RTOL = 1e-4
 
 
