@@ -19,7 +19,7 @@ import sasrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 from tfx import v1 as tfx
 
 from pipeline import pipeline as sasrec_pipeline
-from sasrec import provenance
+from sasrec import provenance, serving
 from sasrec.run_lock import exclusive
 from sasrec.config import SASRecConfig
 from sasrec.data.formats import ColumnNames
@@ -39,10 +39,6 @@ def output_paths(output_dir: Path) -> dict:
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _pushed_versions(serving_dir: Path) -> set:
-    return {p.name for p in serving_dir.glob("*") if p.name.isdigit()} if serving_dir.is_dir() else set()
 
 
 def _mark_interrupted(runs_dir: Path) -> None:
@@ -93,7 +89,7 @@ def run(output_dir: Path, ratings_path: str, ratings_format: str, config: SASRec
                               "files": provenance.local_files_record(ratings_path)},
                   "config": config.to_dict(), "packages": provenance.package_versions()}
         _write_json_atomically(record_path, record)
-        before = _pushed_versions(paths["serving"])
+        before = set(serving.pushed_versions(paths["serving"]))
         try:
             tfx.orchestration.LocalDagRunner().run(sasrec_pipeline.create_pipeline(
                 pipeline_name=PIPELINE_NAME,
@@ -117,6 +113,6 @@ def run(output_dir: Path, ratings_path: str, ratings_format: str, config: SASRec
             raise
         finally:
             record["finished"] = _now()
-            record["pushed"] = [str(paths["serving"] / v) for v in sorted(_pushed_versions(paths["serving"]) - before)]
+            record["pushed"] = [str(v) for v in serving.pushed_versions(paths["serving"]) if v not in before]
             _write_json_atomically(record_path, record)
     return record_path

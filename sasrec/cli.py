@@ -182,6 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from components.ratings_example_gen import TooManyRejectsError
     from components.sequences import DataAnomaliesError
     from pipeline import local_runner
+    from sasrec import serving
 
     try:
         record = local_runner.run(
@@ -207,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             for reason in evaluation["reasons"]:
                 print(f"  - {reason}")
             print(f"Report: {evaluation['report']}")
-        versions = sorted((p for p in serving_dir.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+        versions = serving.pushed_versions(serving_dir)
         if versions:
             print(f"Newest pushed model (what TF Serving loads from {serving_dir}): {versions[-1]}")
     return 0

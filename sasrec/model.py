@@ -452,8 +452,7 @@ class SASRec(keras.Model):
         x, padding_mask = self._embed(item_ids, training=False)
         for block in self.transformer_blocks[:-1]:
             x = block(x, padding_mask=padding_mask, training=False)
-        positions = tf.range(tf.shape(item_ids)[1])[tf.newaxis, :]
-        last = tf.reduce_max(tf.where(padding_mask, positions, -1), axis=1)  # -1 for an empty row
+        last = last_item_position(item_ids)
         query = self.final_norm(self.transformer_blocks[-1].output_at(x, tf.maximum(last, 0), padding_mask))[:, 0]
         return query * tf.cast(last >= 0, query.dtype)[:, tf.newaxis]
 
@@ -465,9 +464,7 @@ class SASRec(keras.Model):
         For a right-padded row this is position `count_nonzero - 1`; a row without any real item
         gives zeros.
         """
-        real = tf.not_equal(item_ids, PAD_ID)
-        positions = tf.range(tf.shape(item_ids)[1])[tf.newaxis, :]
-        last = tf.reduce_max(tf.where(real, positions, -1), axis=1)  # -1 for an empty row
+        last = last_item_position(item_ids)
         gathered = tf.gather(sequence_embeddings, tf.maximum(last, 0), axis=1, batch_dims=1)
         return gathered * tf.cast(last >= 0, gathered.dtype)[:, tf.newaxis]
 
@@ -597,8 +594,7 @@ class SASRec(keras.Model):
                              target_ids: tf.Tensor) -> tf.Tensor:
         """int32 `[B]`: full-ranking rank of each row's last target (the item after its last input)
         among all items, the row's inputs excluded; see `rank_of_targets`."""
-        lengths = tf.reduce_sum(tf.cast(tf.not_equal(input_ids, PAD_ID), tf.int32), axis=1)
-        targets = tf.gather(target_ids, tf.maximum(lengths - 1, 0), batch_dims=1)
+        targets = tf.gather(target_ids, tf.maximum(last_item_position(input_ids), 0), batch_dims=1)
         scores = self.item_scores(self.last_item_embedding(sequence_embeddings, input_ids))
         return rank_of_targets(scores, targets, exclusion_mask(input_ids, self.num_items + 2))
 
@@ -655,6 +651,12 @@ class SASRec(keras.Model):
     @classmethod
     def from_config(cls, config: Dict[str, Any], custom_objects: Any = None) -> "SASRec":
         return cls(**config)
+
+
+def last_item_position(item_ids: tf.Tensor) -> tf.Tensor:
+    """int32 `[B]`: the position of each row's last real (non-padding) item; -1 for an empty row."""
+    positions = tf.range(tf.shape(item_ids)[1])[tf.newaxis, :]
+    return tf.reduce_max(tf.where(tf.not_equal(item_ids, PAD_ID), positions, -1), axis=1)
 
 
 def _sorted_rows(rows: tf.Tensor) -> tf.Tensor:

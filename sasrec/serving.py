@@ -7,15 +7,21 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 
+def pushed_versions(serving_dir: Path) -> List[Path]:
+    """The integer version folders holding a SavedModel (TF Serving's layout), oldest first."""
+    versions = [p for p in Path(serving_dir).glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()]
+    return sorted(versions, key=lambda p: int(p.name))
+
+
 def newest_version(model_dir: Path) -> Path:
     """`model_dir` itself if it is a SavedModel, else its highest integer version folder."""
     model_dir = Path(model_dir)
     if (model_dir / "saved_model.pb").exists():
         return model_dir
-    versions = [p for p in model_dir.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()]
+    versions = pushed_versions(model_dir)
     if not versions:
         raise FileNotFoundError(f"{model_dir} holds no SavedModel (expected saved_model.pb or integer version folders)")
-    return max(versions, key=lambda p: int(p.name))
+    return versions[-1]
 
 
 def recommend_local(model_dir: Path, history: Sequence[str]) -> List[Tuple[str, float]]:
